@@ -1,0 +1,167 @@
+"""Tables of Guetteur. Each column says why it exists when the name does not.
+
+Changing a table means a new Alembic revision in `migrations/versions/` (tests check that the
+migrated schema matches these models).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Partner(Base):
+    """A landlord under convention whose residences host cameras streaming to the CSU."""
+
+    __tablename__ = "partner"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    created_utc_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class Camera(Base):
+    __tablename__ = "camera"
+    __table_args__ = (
+        # The 30-day cap of CSI L252-5 is also a database rule, so no path can bypass it.
+        CheckConstraint("retention_days BETWEEN 1 AND 30", name="retention_days_range"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    main_url: Mapped[str] = mapped_column(Text, comment="without credentials")
+    sub_url: Mapped[str | None] = mapped_column(Text)
+    credentials_enc: Mapped[bytes | None] = mapped_column(
+        LargeBinary, comment="Fernet token of {username,password}; never returned by the API")
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner.id", ondelete="RESTRICT"), comment="NULL: owned by the city")
+    site: Mapped[str | None] = mapped_column(String(128))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    purposes: Mapped[str] = mapped_column(Text, default="[]", comment="JSON list of strings")
+    authorisation_ref: Mapped[str | None] = mapped_column(
+        String(128), comment="prefectoral authorisation reference")
+    authorisation_expiry: Mapped[object | None] = mapped_column(Date)
+    retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    recorder_node: Mapped[str | None] = mapped_column(
+        String(64), comment="recorder node that records it; NULL: any (single node)")
+    config_version: Mapped[int] = mapped_column(
+        Integer, default=1, comment="bumped on every change; recorders restart on a new value")
+    created_utc_us: Mapped[int] = mapped_column(BigInteger)
+    updated_utc_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class StreamStatus(Base):
+    """Latest state of each recorded stream, written by the recorder, read by status and UI."""
+
+    __tablename__ = "stream_status"
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey("camera.id", ondelete="CASCADE"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(8), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), comment="recording|reconnecting|disabled")
+    since_utc_us: Mapped[int] = mapped_column(BigInteger)
+    last_error: Mapped[str | None] = mapped_column(Text, comment="redacted: no credentials")
+    node: Mapped[str | None] = mapped_column(String(64))
+    updated_utc_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class Segment(Base):
+    __tablename__ = "segment"
+    __table_args__ = (
+        Index("ix_segment_camera_stream_start", "camera_id", "stream", "start_utc_us"),
+        Index("ix_segment_end", "end_utc_us"),
+        UniqueConstraint("storage_key", name="storage_key"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id", ondelete="RESTRICT"))
+    stream: Mapped[str] = mapped_column(String(8))
+    start_utc_us: Mapped[int] = mapped_column(BigInteger)
+    end_utc_us: Mapped[int] = mapped_column(BigInteger)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(255), comment="path under the storage root")
+    codec: Mapped[str] = mapped_column(String(32), comment="MSE codec string, e.g. avc1.4d4028")
+    init_size_bytes: Mapped[int] = mapped_column(
+        Integer, comment="bytes of ftyp+moov: HLS EXT-X-MAP byte range")
+    clock_drift_ms: Mapped[int] = mapped_column(
+        Integer, default=0, comment="wall clock minus media clock at the segment's end")
+    recovered: Mapped[bool] = mapped_column(
+        Boolean, default=False, comment="indexed after a crash from a file cut mid-write")
+
+
+class RecordingGap(Base):
+    __tablename__ = "recording_gap"
+    __table_args__ = (Index("ix_gap_camera_stream_start", "camera_id", "stream", "start_utc_us"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(8))
+    start_utc_us: Mapped[int] = mapped_column(BigInteger)
+    end_utc_us: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str | None] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(255), comment="argon2id")
+    role: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_utc_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebSession(Base):
+    __tablename__ = "web_session"
+    token_sha256: Mapped[str] = mapped_column(
+        String(64), primary_key=True, comment="the cookie holds the token; only its hash here")
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    created_utc_us: Mapped[int] = mapped_column(BigInteger)
+    last_seen_utc_us: Mapped[int] = mapped_column(BigInteger)
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained record of every access to images and every change."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    at_utc_us: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    camera_id: Mapped[int | None] = mapped_column(Integer)
+    range_from_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    range_to_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text, default="{}", comment="JSON, secrets redacted")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

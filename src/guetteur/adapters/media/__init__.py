@@ -1,0 +1,1 @@
+"""Media adapters: ffmpeg processes, fragmented-MP4 parsing, remuxing."""

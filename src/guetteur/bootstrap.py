@@ -1,0 +1,138 @@
+"""The only place that wires Guetteur together: settings -> engine -> services.
+
+`build(settings)` returns a `Container` with every service, and nothing running. `start()`
+launches the long-lived tasks (batching writer, status writer, recorder supervisor, retention
+purge) on the current event loop; `stop()` stops recorders cleanly (open segments finished and
+indexed), drains the writer and joins every task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from guetteur.adapters.db.engine import make_engine, migrate, session_factory
+from guetteur.adapters.secrets import SecretBox
+from guetteur.adapters.storage.local import LocalStore
+from guetteur.domain.clock import Clock, SystemClock
+from guetteur.services.access import AccessGate
+from guetteur.services.accounts import Accounts
+from guetteur.services.audit import AuditLog
+from guetteur.services.live import LiveHub
+from guetteur.services.recorder import RecorderConfig, RecorderSupervisor
+from guetteur.services.registry import CameraRegistry
+from guetteur.services.retention import RetentionPurger
+from guetteur.services.segment_index import SegmentIndex
+from guetteur.services.segment_writer import SegmentWriter
+from guetteur.services.status import StatusBoard
+from guetteur.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock
+    store: LocalStore
+    audit: AuditLog
+    registry: CameraRegistry
+    index: SegmentIndex
+    accounts: Accounts
+    gate: AccessGate
+    purger: RetentionPurger
+    writer: SegmentWriter | None = None
+    writer_task: asyncio.Task[None] | None = None
+    status: StatusBoard | None = None
+    supervisor: RecorderSupervisor | None = None
+    live: LiveHub | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def current_path(self, camera_id: int, stream: str) -> Path | None:
+        if self.supervisor is None:
+            return None
+        rec = self.supervisor.recorder(camera_id, stream)
+        return rec.current_path() if rec else None
+
+    def open_keys(self) -> set[str]:
+        if self.supervisor is None:
+            return set()
+        return {r.state.current_key for r in self.supervisor.recorders() if r.state.current_key}
+
+    async def start(self, record: bool = True, purge: bool = True) -> None:
+        """Start the background work on the running loop."""
+        s = self.settings
+        self.writer = SegmentWriter(self.store, self.index)
+        self.status = StatusBoard(self.sessions, self.clock, s.node_name)
+        self.live = LiveHub(self.current_path)
+        self.writer_task = asyncio.create_task(self.writer.run(), name="segment-writer")
+        self._tasks.append(asyncio.create_task(self.status.run(), name="status-writer"))
+        if record:
+            config = RecorderConfig(ffmpeg=s.ffmpeg_path, segment_s=s.segment_duration_s,
+                                    timeout_s=s.rtsp_timeout_s, backoff_max_s=s.backoff_max_s,
+                                    node=s.node_name)
+            self.supervisor = RecorderSupervisor(
+                self.registry, self.store, self.writer, self.index, self.status, self.clock,
+                config, s.reconcile_interval_s)
+            self._tasks.append(asyncio.create_task(self.supervisor.run(), name="recorders"))
+        if purge:
+            self._tasks.append(asyncio.create_task(self.purger.run(s.purge_interval_s),
+                                                   name="retention-purge"))
+
+    async def stop(self) -> None:
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self.writer is not None and self.writer_task is not None:
+            self.writer.close()  # index what the stopped recorders handed over, then end
+            await self.writer_task
+            self.writer_task = None
+        if self.status is not None:
+            await asyncio.to_thread(self.status.flush, True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = True) -> Container:
+    clock = clock or SystemClock()
+    engine = make_engine(settings.db_url)
+    if migrate_db:
+        migrate(engine)
+    sessions = session_factory(engine)
+    store = LocalStore(settings.segments_dir)
+    audit = AuditLog(sessions, clock)
+    box = SecretBox(settings.secret_key or _dev_key(settings))
+    registry = CameraRegistry(sessions, box, clock, audit)
+    index = SegmentIndex(sessions)
+    accounts = Accounts(sessions, clock, settings.session_idle_s, settings.session_absolute_s)
+    return Container(settings=settings, engine=engine, sessions=sessions, clock=clock,
+                     store=store, audit=audit, registry=registry, index=index,
+                     accounts=accounts, gate=AccessGate(audit),
+                     purger=RetentionPurger(sessions, store, clock, audit))
+
+
+def _dev_key(settings: Settings) -> str:
+    """Development only: a key generated once and kept in DATA_DIR/secret.key (mode 0600)."""
+    import secrets
+
+    path = settings.data_dir / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+        log.warning("no GUETTEUR_SECRET_KEY: generated %s (development mode only)", path)
+    return path.read_text().strip()

@@ -1,0 +1,62 @@
+"""The one exception tree of Guetteur.
+
+Every error a user can meet is a `GuetteurError`; adapters translate third-party errors into it
+and the web layer maps each class to exactly one HTTP status (see `web/errors.py`). Messages are
+written for the person who has to act: they say what is wrong and what to do.
+
+    GuetteurError
+     ├── InvalidInput        bad value from a user (HTTP 422)
+     ├── NotFound            unknown camera, segment, partner... (404)
+     ├── Conflict            duplicate name, state that forbids the change (409)
+     ├── NotAuthenticated    no valid session (401)
+     ├── Forbidden           valid session, no right to this (403)
+     ├── NoFootage           nothing recorded in the asked range (404)
+     ├── StorageError        disk or object store failure (503)
+     └── MediaError          ffmpeg/PyAV failure on a stream or a file (502)
+"""
+
+from __future__ import annotations
+
+
+class GuetteurError(Exception):
+    """Base of every error Guetteur raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(GuetteurError):
+    """A value given by a user is not acceptable; nothing was changed."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(GuetteurError):
+    """The named object does not exist."""
+
+
+class Conflict(GuetteurError):
+    """The change would break a uniqueness rule or the object's state forbids it."""
+
+
+class NotAuthenticated(GuetteurError):
+    """No valid session: log in first."""
+
+
+class Forbidden(GuetteurError):
+    """The caller is known but has no right to this action on this object."""
+
+
+class NoFootage(GuetteurError):
+    """Nothing was recorded for the asked camera and time range."""
+
+
+class StorageError(GuetteurError):
+    """The storage could not read or write a file."""
+
+
+class MediaError(GuetteurError):
+    """ffmpeg or PyAV failed on a stream or a file."""

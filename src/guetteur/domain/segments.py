@@ -1,0 +1,121 @@
+"""Segments, spans and gaps: bookkeeping of what was recorded, as pure functions.
+
+A *segment* is one fragmented-MP4 file of one stream of one camera, cut on a keyframe, about
+`segment_duration_s` long. Its wall-clock times come from `SegmentTimer`: the wall clock when the
+first segment of a recorder run was reported, minus the media time elapsed (so start = anchor +
+media offset), re-anchored when the camera clock and ours drift apart by more than
+`max_drift_us`; the measured drift is kept in each segment row.
+
+A *span* is a maximal run of segments that touch (within `join_tolerance_us`); between spans are
+*gaps*, each with a reason when one was recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+GapReason = Literal["camera_offline", "recorder_stopped", "storage_error", "unknown"]
+GAP_REASONS: tuple[GapReason, ...] = ("camera_offline", "recorder_stopped", "storage_error",
+                                      "unknown")
+JOIN_TOLERANCE_US = 1_500_000
+
+
+@dataclass(frozen=True)
+class TimedSegment:
+    start_utc_us: int
+    end_utc_us: int
+    clock_drift_ms: int
+
+
+class SegmentTimer:
+    """Turns ffmpeg's media times of one recorder run into wall-clock times.
+
+    ffmpeg reports each finished segment with its media start and end in seconds from the first
+    packet of the run. The report comes right when the next keyframe arrives, so the wall clock
+    at report time is the wall-clock end of the segment, give or take transport latency.
+    """
+
+    def __init__(self, max_drift_us: int = 1_000_000) -> None:
+        self._anchor_us: int | None = None
+        self._max_drift_us = max_drift_us
+
+    @property
+    def anchored(self) -> bool:
+        return self._anchor_us is not None
+
+    def segment_finished(self, media_start_s: float, media_end_s: float,
+                         reported_at_us: int) -> TimedSegment:
+        start_off = round(media_start_s * 1_000_000)
+        end_off = round(media_end_s * 1_000_000)
+        if end_off < start_off:
+            raise ValueError("segment ends before it starts")
+        if self._anchor_us is None:
+            self._anchor_us = reported_at_us - end_off
+        drift = reported_at_us - (self._anchor_us + end_off)
+        if abs(drift) > self._max_drift_us:
+            # The camera's media clock and ours disagree: trust the wall clock for this
+            # segment's end and re-anchor, keeping the segment's media duration.
+            self._anchor_us = reported_at_us - end_off
+        start = self._anchor_us + start_off
+        return TimedSegment(start, self._anchor_us + end_off, round(drift / 1000))
+
+
+@dataclass(frozen=True)
+class Span:
+    start_utc_us: int
+    end_utc_us: int
+
+
+@dataclass(frozen=True)
+class Gap:
+    start_utc_us: int
+    end_utc_us: int
+    reason: str
+
+
+def merge_spans(intervals: list[tuple[int, int]],
+                join_tolerance_us: int = JOIN_TOLERANCE_US) -> list[Span]:
+    """Merge recorded intervals that touch or overlap into spans, sorted by start."""
+    spans: list[Span] = []
+    for start, end in sorted(intervals):
+        if spans and start <= spans[-1].end_utc_us + join_tolerance_us:
+            last = spans[-1]
+            spans[-1] = Span(last.start_utc_us, max(last.end_utc_us, end))
+        else:
+            spans.append(Span(start, end))
+    return spans
+
+
+def gaps_between(spans: list[Span], from_us: int, to_us: int,
+                 recorded_gaps: list[Gap], now_us: int) -> list[Gap]:
+    """Holes in [from_us, min(to_us, now_us)) not covered by spans, with the reason of a
+    recorded gap that overlaps each hole (`unknown` when none does: e.g. before the camera
+    was added)."""
+    end_limit = min(to_us, now_us)
+    holes: list[tuple[int, int]] = []
+    cursor = from_us
+    for span in spans:
+        if span.end_utc_us <= cursor:
+            continue
+        if span.start_utc_us >= end_limit:
+            break
+        if span.start_utc_us > cursor:
+            holes.append((cursor, span.start_utc_us))
+        cursor = max(cursor, span.end_utc_us)
+    if cursor < end_limit:
+        holes.append((cursor, end_limit))
+    result = []
+    for start, end in holes:
+        reason = "unknown"
+        for gap in recorded_gaps:
+            if gap.start_utc_us < end and gap.end_utc_us > start:
+                reason = gap.reason
+                break
+        result.append(Gap(start, end, reason))
+    return result
+
+
+def covering(intervals: list[tuple[int, int, int]], from_us: int, to_us: int) -> list[int]:
+    """Ids of the (id, start, end) intervals that overlap [from_us, to_us), sorted by start."""
+    return [i for i, s, e in sorted(intervals, key=lambda x: x[1]) if s < to_us and e > from_us]

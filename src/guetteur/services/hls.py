@@ -1,0 +1,33 @@
+"""HLS VOD playlists built from the segment index, without touching the files.
+
+Each segment file is one HLS media segment: `EXT-X-MAP` points at its init (byte range
+0..init_size) and `EXT-X-BYTERANGE` at its fragments. Every file's media time starts at 0, so
+each is preceded by `EXT-X-DISCONTINUITY`; `EXT-X-PROGRAM-DATE-TIME` gives its wall-clock start,
+which the player uses to map positions to instants.
+"""
+
+from __future__ import annotations
+
+import math
+
+from guetteur.domain.timeutil import iso_utc
+from guetteur.services.segment_index import SegmentInfo
+
+
+def playlist(segments: list[SegmentInfo]) -> str:
+    target = max([math.ceil(s.duration_s) for s in segments] + [1])
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}",
+             "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD",
+             "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for seg in segments:
+        uri = f"/api/segments/{seg.id}/media"
+        lines += [
+            "#EXT-X-DISCONTINUITY",
+            f'#EXT-X-MAP:URI="{uri}",BYTERANGE="{seg.init_size_bytes}@0"',
+            f"#EXT-X-PROGRAM-DATE-TIME:{iso_utc(seg.start_utc_us)}",
+            f"#EXTINF:{seg.duration_s:.3f},",
+            f"#EXT-X-BYTERANGE:{seg.size_bytes - seg.init_size_bytes}@{seg.init_size_bytes}",
+            uri,
+        ]
+    lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,78 @@
+"""Process settings (pydantic-settings): read from `GUETTEUR_*` environment variables and from
+an optional env file (`--config`, `$GUETTEUR_CONFIG`, or `./var/guetteur.env` when present).
+
+Cameras, users and holds are database rows, not settings. In `production` mode the process
+refuses to start with a missing or placeholder secret key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDERS = {"", "changeme", "change-me", "secret", "placeholder", "xxx", "dev"}
+DEFAULT_CONFIG = Path("var/guetteur.env")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GUETTEUR_", extra="forbid")
+
+    mode: Literal["development", "production"] = Field(
+        "development", description="production refuses placeholder secrets")
+    data_dir: Path = Field(Path("var"), description="root of local state (db, keys, caches)")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; empty means SQLite at DATA_DIR/guetteur.db")
+    storage_dir: Path | None = Field(
+        None, description="where segment files go; empty means DATA_DIR/segments")
+    secret_key: str = Field(
+        "", description="encrypts camera credentials at rest (any long random string)")
+    http_host: str = Field("127.0.0.1", description="address the web server binds")
+    http_port: int = Field(8080, ge=1, le=65535, description="port of the web server")
+    node_name: str = Field("node-1", description="this recorder node's name")
+    segment_duration_s: int = Field(60, ge=2, le=600, description="target segment length")
+    purge_interval_s: float = Field(60.0, gt=0, description="seconds between retention purges")
+    reconcile_interval_s: float = Field(
+        2.0, gt=0, description="seconds between checks of camera settings changed elsewhere")
+    backoff_max_s: float = Field(30.0, gt=0, description="cap of reconnection backoff")
+    rtsp_timeout_s: float = Field(5.0, gt=0, description="I/O timeout on camera connections")
+    session_idle_s: int = Field(1800, gt=0, description="web session idle expiry")
+    session_absolute_s: int = Field(43200, gt=0, description="web session absolute expiry")
+    secure_cookies: bool = Field(False, description="set the Secure flag (behind HTTPS)")
+    ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary")
+    max_clip_s: int = Field(6 * 3600, gt=0, description="longest clip a download may cover")
+
+    @field_validator("database_url")
+    @classmethod
+    def _no_blank(cls, value: str) -> str:
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> Settings:
+        if self.mode == "production" and (
+            self.secret_key.strip().lower() in PLACEHOLDERS or len(self.secret_key) < 32
+        ):
+            raise ValueError(
+                "GUETTEUR_SECRET_KEY is missing or a placeholder: in production set it to a "
+                "random string of at least 32 characters (e.g. `openssl rand -base64 48`)")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'guetteur.db').resolve()}"
+
+    @property
+    def segments_dir(self) -> Path:
+        return (self.storage_dir or self.data_dir / "segments").resolve()
+
+
+def load_settings(config: Path | None = None, **overrides: object) -> Settings:
+    """Settings from the environment and an env file, with explicit overrides on top."""
+    path = config or (Path(os.environ["GUETTEUR_CONFIG"]) if os.environ.get("GUETTEUR_CONFIG")
+                      else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None))
+    if path is not None and not path.exists():
+        raise FileNotFoundError(f"configuration file {path} not found")
+    return Settings(_env_file=path, **overrides)  # type: ignore[call-arg]

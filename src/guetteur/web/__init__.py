@@ -1,0 +1,1 @@
+"""HTTP layer: FastAPI app factory, thin handlers, templates and static files."""

@@ -1,0 +1,47 @@
+"""The FastAPI application factory. Nothing is built at import time: `create_app(container)`
+gets everything from `bootstrap`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from guetteur import __version__
+from guetteur.bootstrap import Container
+from guetteur.web import errors, routes_auth, routes_cameras, routes_media, routes_pages
+from guetteur.web.deps import STATIC_DIR, TEMPLATES_DIR
+from guetteur.web.session import SessionMiddleware
+
+
+def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_background:
+            await container.start()
+        try:
+            yield
+        finally:
+            if run_background:
+                await container.stop()
+
+    app = FastAPI(title="Guetteur", version=__version__, lifespan=lifespan,
+                  description="Vidéoprotection urbaine : caméras, enregistrement, direct, "
+                              "relecture, extraits.")
+    app.state.container = container
+    app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    for module in (routes_auth, routes_pages, routes_cameras, routes_media):
+        app.include_router(module.router)
+    errors.install(app)
+    app.add_middleware(SessionMiddleware, accounts=container.accounts)
+    return app

@@ -1,0 +1,152 @@
+"""JSON API for cameras, partners, timelines and stream states."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from guetteur.bootstrap import Container
+from guetteur.domain.cameras import CameraSpec, Credentials
+from guetteur.domain.permissions import Principal
+from guetteur.domain.timeutil import parse_instant
+from guetteur.services.registry import CameraView
+from guetteur.services.status import read_health
+from guetteur.web.deps import container
+from guetteur.web.session import principal
+
+router = APIRouter(prefix="/api", tags=["cameras"])
+Dep = Annotated[Container, Depends(container)]
+Who = Annotated[Principal, Depends(principal)]
+
+
+class CameraIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=64)
+    main_url: str = Field(max_length=2048)
+    sub_url: str | None = Field(None, max_length=2048)
+    username: str | None = Field(None, max_length=128)
+    password: str | None = Field(None, max_length=256)
+    owner: str = "city"
+    site: str | None = Field(None, max_length=128)
+    latitude: float | None = None
+    longitude: float | None = None
+    purposes: list[str] = Field(default_factory=list, max_length=20)
+    authorisation_ref: str | None = Field(None, max_length=128)
+    authorisation_expiry: date | None = None
+    retention_days: int = 30
+    enabled: bool = True
+
+
+class CameraPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(None, max_length=64)
+    main_url: str | None = Field(None, max_length=2048)
+    sub_url: str | None = Field(None, max_length=2048)
+    username: str | None = Field(None, max_length=128)
+    password: str | None = Field(None, max_length=256)
+    owner: str | None = None
+    site: str | None = Field(None, max_length=128)
+    latitude: float | None = None
+    longitude: float | None = None
+    purposes: list[str] | None = Field(None, max_length=20)
+    authorisation_ref: str | None = Field(None, max_length=128)
+    authorisation_expiry: date | None = None
+    retention_days: int | None = None
+    enabled: bool | None = None
+
+
+class PartnerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(max_length=128)
+
+
+def camera_json(c: Container, views: list[CameraView]) -> list[dict[str, Any]]:
+    health = read_health(c.sessions, c.clock.now_us())
+    stats = c.index.stats()
+    out = []
+    for v in views:
+        data = v.public()
+        h = health.get((v.id, "main"))
+        state = "disabled" if not v.enabled else (h.state if h else "starting")
+        s = stats.get((v.id, "main"))
+        data.update(state=state, state_since_utc_us=h.since_utc_us if h else None,
+                    last_error=h.last_error if h and state != "recording" else None,
+                    last_segment_end_utc_us=s.last_end_utc_us if s else None,
+                    segments=s.segments if s else 0, size_bytes=s.size_bytes if s else 0)
+        out.append(data)
+    return out
+
+
+@router.get("/cameras")
+async def list_cameras(c: Dep, who: Who) -> list[dict[str, Any]]:
+    c.gate.authorize(who, "health")
+    views = await asyncio.to_thread(c.registry.list)
+    return await asyncio.to_thread(camera_json, c, views)
+
+
+@router.get("/cameras/{camera_id}")
+async def get_camera(camera_id: int, c: Dep, who: Who) -> dict[str, Any]:
+    c.gate.authorize(who, "health", camera_id)
+    view = await asyncio.to_thread(c.registry.get, camera_id)
+    return (await asyncio.to_thread(camera_json, c, [view]))[0]
+
+
+@router.post("/cameras", status_code=201)
+async def add_camera(body: CameraIn, c: Dep, who: Who) -> dict[str, Any]:
+    c.gate.authorize(who, "configure")
+    fields = body.model_dump(exclude={"username", "password"})
+    fields["purposes"] = tuple(fields["purposes"])
+    creds = Credentials(body.username, body.password or "") if body.username else None
+    view = await asyncio.to_thread(c.registry.add, CameraSpec(**fields, credentials=creds),
+                                   who.username)
+    return (await asyncio.to_thread(camera_json, c, [view]))[0]
+
+
+@router.patch("/cameras/{camera_id}")
+async def update_camera(camera_id: int, body: CameraPatch, c: Dep, who: Who) -> dict[str, Any]:
+    c.gate.authorize(who, "configure", camera_id)
+    changes = body.model_dump(exclude_unset=True, exclude={"username", "password"})
+    if body.username is not None:
+        changes["credentials"] = (Credentials(body.username, body.password or "")
+                                  if body.username else None)
+    view = await asyncio.to_thread(lambda: c.registry.update(camera_id, who.username,
+                                                             **changes))
+    return (await asyncio.to_thread(camera_json, c, [view]))[0]
+
+
+@router.delete("/cameras/{camera_id}", status_code=204)
+async def remove_camera(camera_id: int, c: Dep, who: Who) -> Response:
+    c.gate.authorize(who, "configure", camera_id)
+    await asyncio.to_thread(c.registry.remove, camera_id, who.username)
+    return Response(status_code=204)
+
+
+@router.get("/cameras/{camera_id}/timeline")
+async def timeline(camera_id: int, c: Dep, who: Who, stream: str = "main",
+                   from_: Annotated[str, Query(alias="from")] = "",
+                   to: str = "") -> dict[str, Any]:
+    c.gate.authorize(who, "health", camera_id)
+    await asyncio.to_thread(c.registry.get, camera_id)
+    now = c.clock.now_us()
+    start = parse_instant(from_, "from") if from_ else now - 86_400_000_000
+    end = parse_instant(to, "to") if to else now
+    spans, gaps = await asyncio.to_thread(c.index.timeline, camera_id, stream, start, end, now)
+    return {"camera_id": camera_id, "from_utc_us": start, "to_utc_us": end, "now_utc_us": now,
+            "spans": [s.__dict__ for s in spans], "gaps": [g.__dict__ for g in gaps]}
+
+
+@router.get("/partners", tags=["partners"])
+async def list_partners(c: Dep, who: Who) -> list[dict[str, Any]]:
+    c.gate.authorize(who, "configure")
+    return await asyncio.to_thread(c.registry.list_partners)
+
+
+@router.post("/partners", tags=["partners"], status_code=201)
+async def add_partner(body: PartnerIn, c: Dep, who: Who) -> dict[str, Any]:
+    c.gate.authorize(who, "configure")
+    pid = await asyncio.to_thread(c.registry.add_partner, body.name, who.username)
+    return {"id": pid, "name": body.name.strip()}

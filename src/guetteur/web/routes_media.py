@@ -1,0 +1,192 @@
+"""Routes that return pixels. Every one calls `AccessGate.authorize_media` (which audits)
+before sending a byte: live WebSocket, HLS playlist, segment bytes, clip download.
+
+`tests/integration/test_routes_guarded.py` enumerates the app's routes: a media route added
+without the gate fails the build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, PlainTextResponse
+from starlette.background import BackgroundTask
+
+from guetteur.adapters.media.clip import ClipPart, remux_clip
+from guetteur.bootstrap import Container
+from guetteur.domain.errors import GuetteurError, InvalidInput, NoFootage, NotFound
+from guetteur.domain.permissions import Principal
+from guetteur.domain.timeutil import from_us, parse_instant
+from guetteur.services.hls import playlist
+from guetteur.web.deps import container
+from guetteur.web.session import client_addr, principal, ws_principal
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api", tags=["media"])
+Dep = Annotated[Container, Depends(container)]
+Who = Annotated[Principal, Depends(principal)]
+From = Annotated[str, Query(alias="from", description="ISO 8601 or UTC microseconds")]
+To = Annotated[str, Query(description="ISO 8601 or UTC microseconds")]
+MEDIA_ROUTES: set[str] = set()
+
+
+def media_route(path: str) -> str:
+    MEDIA_ROUTES.add("/api" + path)
+    return path
+
+
+def _stream(stream: str) -> str:
+    if stream not in ("main", "sub"):
+        raise InvalidInput("stream : « main » ou « sub ».", "stream")
+    return stream
+
+
+def _range(from_: str, to: str, max_s: int) -> tuple[int, int]:
+    start, end = parse_instant(from_, "from"), parse_instant(to, "to")
+    if end <= start:
+        raise InvalidInput("La fin doit être après le début.", "to")
+    if end - start > max_s * 1_000_000:
+        raise InvalidInput(f"Plage trop longue : {max_s // 3600} h au plus.", "to")
+    return start, end
+
+
+@router.get(media_route("/cameras/{camera_id}/playback.m3u8"),
+            response_class=PlainTextResponse)
+async def playback_playlist(camera_id: int, request: Request, c: Dep, who: Who,
+                            from_: From, to: To, stream: str = "main") -> Any:
+    start, end = _range(from_, to, 48 * 3600)
+    await asyncio.to_thread(c.registry.get, camera_id)
+    await asyncio.to_thread(c.gate.authorize_media, who, "playback", camera_id,
+                            range_from_utc_us=start, range_to_utc_us=end,
+                            client_addr=client_addr(request), detail={"stream": stream})
+    segments = await asyncio.to_thread(c.index.covering, camera_id, _stream(stream), start, end)
+    return PlainTextResponse(playlist(segments), media_type="application/vnd.apple.mpegurl",
+                             headers={"Cache-Control": "no-store"})
+
+
+@router.get(media_route("/segments/{segment_id}/media"))
+async def segment_media(segment_id: int, request: Request, c: Dep, who: Who) -> Any:
+    seg = await asyncio.to_thread(c.index.get, segment_id)
+    # One audit event per playback session is written for the playlist; segment bytes are
+    # requested many times per session (range requests), so they are checked, not each logged
+    # unless it is the first request of this segment (Range starting at 0).
+    first = request.headers.get("range", "bytes=0-").startswith("bytes=0-")
+    if first:
+        await asyncio.to_thread(c.gate.authorize_media, who, "playback", seg.camera_id,
+                                range_from_utc_us=seg.start_utc_us,
+                                range_to_utc_us=seg.end_utc_us,
+                                client_addr=client_addr(request),
+                                detail={"segment_id": segment_id})
+    else:
+        c.gate.check_media(who, "playback", seg.camera_id)
+    path = c.store.path_of(seg.storage_key)
+    if not path.exists():
+        raise NotFound("Fichier du segment introuvable (voir `guetteur check`).")
+    return FileResponse(path, media_type="video/mp4",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get(media_route("/cameras/{camera_id}/at"))
+async def segment_at(camera_id: int, request: Request, c: Dep, who: Who, t: str,
+                     stream: str = "main") -> dict[str, Any]:
+    instant = parse_instant(t, "t")
+    await asyncio.to_thread(c.gate.authorize_media, who, "playback", camera_id,
+                            range_from_utc_us=instant, client_addr=client_addr(request),
+                            detail={"seek": True})
+    seg = await asyncio.to_thread(c.index.at, camera_id, _stream(stream), instant)
+    if seg is None:
+        raise NoFootage("Aucun enregistrement à cet instant ni après.")
+    return {"segment_id": seg.id, "start_utc_us": seg.start_utc_us,
+            "end_utc_us": seg.end_utc_us, "init_size_bytes": seg.init_size_bytes,
+            "offset_s": max(0.0, (instant - seg.start_utc_us) / 1e6)}
+
+
+@router.get(media_route("/cameras/{camera_id}/clip.mp4"))
+async def clip(camera_id: int, request: Request, c: Dep, who: Who, from_: From, to: To,
+               stream: str = "main") -> Any:
+    start, end = _range(from_, to, c.settings.max_clip_s)
+    cam = await asyncio.to_thread(c.registry.get, camera_id)
+    await asyncio.to_thread(c.gate.authorize_media, who, "export", camera_id,
+                            range_from_utc_us=start, range_to_utc_us=end,
+                            client_addr=client_addr(request), detail={"kind": "clip"})
+    segments = await asyncio.to_thread(c.index.covering, camera_id, _stream(stream), start, end)
+    if not segments:
+        raise NoFootage("Aucun enregistrement dans cette plage pour cette caméra.")
+    parts = [ClipPart(c.store.path_of(s.storage_key), s.start_utc_us, s.end_utc_us)
+             for s in segments]
+    tmp = Path(tempfile.mkstemp(prefix="guetteur-clip-", suffix=".mp4")[1])
+    try:
+        await remux_clip(c.settings.ffmpeg_path, parts, start, end, tmp)
+    except GuetteurError:
+        tmp.unlink(missing_ok=True)
+        raise
+    stamp = from_us(start).strftime("%Y%m%dT%H%M%SZ")
+    name = f"{cam.name.replace(' ', '_')}_{stamp}.mp4"
+    return FileResponse(tmp, media_type="video/mp4", filename=name,
+                        background=BackgroundTask(tmp.unlink, missing_ok=True))
+
+
+@router.websocket(media_route("/cameras/{camera_id}/live"))
+async def live(websocket: WebSocket, camera_id: int, stream: str = "main") -> None:
+    c: Container = websocket.app.state.container
+    who = ws_principal(websocket)
+    try:
+        _stream(stream)
+        await asyncio.to_thread(c.registry.get, camera_id)
+        event_id = await asyncio.to_thread(
+            c.gate.authorize_media, who, "live", camera_id, client_addr=client_addr(websocket),
+            range_from_utc_us=c.clock.now_us(), detail={"stream": stream})
+    except GuetteurError as exc:
+        await websocket.close(code=4403, reason=exc.message[:120])
+        return
+    assert c.live is not None
+    channel = c.live.channel(camera_id, stream)
+    sub = channel.subscribe()
+    await websocket.accept()
+    closer = asyncio.create_task(_wait_close(websocket))
+    try:
+        while not closer.done():
+            getter = asyncio.create_task(sub.queue.get())
+            done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                break
+            msg = getter.result()
+            if msg.kind == "init":
+                mime = f'video/mp4; codecs="{msg.codec}"'
+                await websocket.send_text(json.dumps({"type": "init", "mime": mime}))
+                await websocket.send_bytes(msg.data)
+            elif msg.kind == "fragment":
+                await websocket.send_bytes(msg.data)
+            else:
+                await websocket.send_text(json.dumps({"type": "status", "state": msg.state}))
+    except (WebSocketDisconnect, RuntimeError, ConnectionError):
+        pass
+    finally:
+        # Written first and without awaiting: a shutdown that cancels this handler must not
+        # lose the end of the view from the audit trail.
+        try:
+            c.audit.append("live_end", user_id=who.user_id, username=who.username,
+                           camera_id=camera_id, range_to_utc_us=c.clock.now_us(),
+                           client_addr=client_addr(websocket),
+                           detail={"opened_by_event": event_id})
+        except Exception:
+            log.exception("live_end audit event not written")
+        closer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await closer
+        await channel.unsubscribe(sub)
+
+
+async def _wait_close(websocket: WebSocket) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return

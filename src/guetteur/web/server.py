@@ -1,0 +1,25 @@
+"""Running the web server (uvicorn) around a container, with a clean shutdown on SIGTERM or
+Ctrl-C: uvicorn stops accepting, then the lifespan stops the recorders and drains the writer."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from guetteur.bootstrap import Container
+from guetteur.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def run_server(container: Container) -> None:
+    s = container.settings
+    app = create_app(container)
+    config = uvicorn.Config(app, host=s.http_host, port=s.http_port, log_level="warning",
+                            ws_max_size=1 << 20, timeout_graceful_shutdown=5)
+    log.info("Guetteur listening on http://%s:%d", s.http_host, s.http_port)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        container.close()

@@ -1,0 +1,479 @@
+/*
+ * Guetteur – playback page: one camera, one Paris day.
+ *
+ * hls.js plays the day's VOD playlist (GET /api/cameras/{id}/playback.m3u8?from=&to=). Every
+ * recorded file is one HLS fragment carrying its wall-clock start (EXT-X-PROGRAM-DATE-TIME), so
+ * a wall-clock instant maps to a media position through the fragments:
+ *     frag with programDateTime <= t < programDateTime + duration  ->  frag.start + offset,
+ * and back. Gaps between files are not in the media timeline: a click in a gap plays from the
+ * next recorded instant. The timeline (GET .../timeline) is refreshed every 30 s; when the day is
+ * today and the recording has grown past the loaded playlist, the playlist is reloaded as soon as
+ * the user asks for (or plays into) the newer part.
+ *
+ * Exposes window.guetteurPlayback = {seekTo(utc_us), currentUtcUs(), hls} for tests.
+ */
+'use strict';
+
+(function () {
+  const G = window.Guetteur;
+  const Timeline = window.GuetteurTimeline;
+  const data = G.pageData();
+  const cam = data.camera;
+  const camId = encodeURIComponent(cam.id);
+  const DAY_START = data.day_start_utc_us;
+  const DAY_END = data.day_end_utc_us;
+  const FRAME_S = 0.04;
+  const TIMELINE_REFRESH_MS = 30000;
+
+  const $ = (id) => document.getElementById(id);
+  const video = $('pb-video');
+  const overlay = $('pb-overlay');
+  const stamp = $('pb-stamp');
+  const clockTime = $('pb-clock');
+  const clockDate = $('pb-clock-date');
+  const btnPlay = $('pb-play');
+  const tlStatus = $('tl-status');
+  const clipFrom = $('clip-from');
+  const clipTo = $('clip-to');
+  const clipLink = $('clip-download');
+  const clipMsg = $('clip-msg');
+  const clipDuration = $('clip-duration');
+
+  const todayDay = () => G.parisDay(G.nowUs());
+  const isToday = () => data.day === todayDay();
+
+  let hls = null;
+  let frags = [];            // fragments of the loaded playlist, in media order
+  let playlistEndUs = null;  // wall-clock end of the last loaded fragment
+  let pendingSeekUs = null;  // asked before the playlist was there
+  let timelineData = null;
+  let reloading = false;
+  let firstPositionKnown = false;
+  let clip = { fromUs: null, toUs: null };
+  let noticeTimer = null;
+
+  const timeline = new Timeline($('timeline'), $('tl-axis'), {
+    dayStartUs: DAY_START, dayEndUs: DAY_END, onSeek: (us) => seekTo(us),
+  });
+
+  // ------------------------------------------------------------------ overlay and notices
+
+  function showOverlay(text, level) {
+    overlay.textContent = text;
+    overlay.dataset.level = level || 'info';
+    overlay.hidden = false;
+  }
+  function hideOverlay() { overlay.hidden = true; }
+
+  function notice(text, level) {
+    tlStatus.textContent = text;
+    tlStatus.dataset.level = level || 'info';
+    clearTimeout(noticeTimer);
+    if (text) noticeTimer = setTimeout(() => { tlStatus.textContent = ''; }, 8000);
+  }
+
+  // ------------------------------------------------------------------ wall clock <-> media
+
+  /** Index of the last fragment whose programDateTime <= ms, or -1. */
+  function fragIndexAtOrBefore(ms) {
+    let lo = 0;
+    let hi = frags.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (frags[mid].programDateTime <= ms) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    return found;
+  }
+
+  /**
+   * Media position for a wall-clock instant: {pos, utcUs, snapped} or null when nothing is
+   * recorded at or after it in the loaded playlist.
+   */
+  function positionFor(utcUs) {
+    if (!frags.length) return null;
+    const ms = utcUs / 1000;
+    const i = fragIndexAtOrBefore(ms);
+    if (i >= 0) {
+      const f = frags[i];
+      const off = (ms - f.programDateTime) / 1000;
+      if (off < f.duration) return { pos: f.start + Math.max(0, off), utcUs, snapped: false };
+    }
+    const next = frags[i + 1];
+    if (!next) return null;
+    return { pos: next.start, utcUs: next.programDateTime * 1000, snapped: true };
+  }
+
+  /** Wall-clock instant (UTC µs) of a media position, or null. */
+  function utcAt(pos) {
+    if (!frags.length) return null;
+    let lo = 0;
+    let hi = frags.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (frags[mid].start <= pos) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    const f = frags[found];
+    const off = Math.min(Math.max(0, pos - f.start), f.duration);
+    return Math.round((f.programDateTime + off * 1000) * 1000);
+  }
+
+  function currentUtcUs() {
+    if (!frags.length) {
+      const d = hls && hls.playingDate;
+      return d ? d.getTime() * 1000 : null;
+    }
+    return utcAt(video.currentTime);
+  }
+
+  function playlistUrl() {
+    return `/api/cameras/${camId}/playback.m3u8?from=${DAY_START}&to=${DAY_END}`;
+  }
+
+  function recordedAfter(us) {
+    if (!timelineData) return false;
+    return timelineData.spans.some((s) => s.end_utc_us > us + 1e6);
+  }
+
+  // ------------------------------------------------------------------ hls.js
+
+  function startHls(targetUs) {
+    if (!window.Hls || !window.Hls.isSupported()) {
+      showOverlay('Ce navigateur ne peut pas lire les enregistrements (Media Source Extensions absentes).', 'error');
+      return;
+    }
+    if (hls) { hls.destroy(); hls = null; }
+    frags = [];
+    pendingSeekUs = targetUs;
+    showOverlay('Chargement de l’enregistrement…', 'info');
+    const h = new window.Hls({
+      autoStartLoad: false,
+      enableWorker: true,
+      maxBufferLength: 20,
+      maxMaxBufferLength: 60,
+      backBufferLength: 30,
+      startFragPrefetch: true,
+      manifestLoadingMaxRetry: 2,
+      fragLoadingMaxRetry: 4,
+    });
+    hls = h;
+    h.on(window.Hls.Events.LEVEL_LOADED, (_ev, d) => { if (hls === h) onPlaylist(d.details); });
+    h.on(window.Hls.Events.ERROR, (_ev, d) => { if (hls === h) onHlsError(d); });
+    h.on(window.Hls.Events.FRAG_CHANGED, () => { if (hls === h) hideOverlayIfPlaying(); });
+    h.attachMedia(video);
+    h.loadSource(playlistUrl());
+  }
+
+  function onPlaylist(details) {
+    const first = !frags.length;
+    frags = details.fragments.filter((f) => f.programDateTime != null);
+    if (!frags.length) {
+      showOverlay('Aucun enregistrement ce jour-là pour cette caméra. Choisissez un autre jour ou une autre caméra.', 'warn');
+      return;
+    }
+    const last = frags[frags.length - 1];
+    playlistEndUs = Math.round((last.programDateTime + last.duration * 1000) * 1000);
+    if (!first) return;
+    let target = pendingSeekUs;
+    pendingSeekUs = null;
+    if (target == null) {
+      // Today: the last half-minute recorded; another day: its first recorded image.
+      target = isToday() ? playlistEndUs - 30e6 : frags[0].programDateTime * 1000;
+    }
+    let p = positionFor(target);
+    if (!p) {
+      p = { pos: Math.max(0, last.start + last.duration - 2), utcUs: playlistEndUs - 2e6, snapped: true };
+      notice(`Pas d'enregistrement après ${G.formatTime(target)} : lecture de la fin de l'enregistrement.`, 'warn');
+    } else if (p.snapped) {
+      notice(`Pas d'enregistrement à ${G.formatTime(target)} : lecture à partir de ${G.formatTime(p.utcUs)}.`, 'warn');
+    }
+    hls.startLoad(p.pos);
+    if (Math.abs(video.currentTime - p.pos) > 0.5) {
+      try { video.currentTime = p.pos; } catch (err) { /* hls.js seeks once metadata is known */ }
+    }
+    play();
+  }
+
+  function onHlsError(d) {
+    if (!d.fatal) return;
+    const E = window.Hls.ErrorTypes;
+    const D = window.Hls.ErrorDetails;
+    if (d.type === E.NETWORK_ERROR) {
+      const status = d.response && d.response.code;
+      if (status === 401) { G.toLogin(); return; }
+      if (d.details === D.MANIFEST_LOAD_ERROR || d.details === D.MANIFEST_PARSING_ERROR
+          || d.details === D.LEVEL_EMPTY_ERROR || d.details === D.LEVEL_PARSING_ERROR) {
+        if (status === 404 || d.details !== D.MANIFEST_LOAD_ERROR) {
+          showOverlay('Aucun enregistrement ce jour-là pour cette caméra. Choisissez un autre jour ou une autre caméra.', 'warn');
+        } else {
+          showOverlay(`Impossible de charger l'enregistrement (${status || 'réseau'}). Nouvel essai dans 5 s…`, 'error');
+          setTimeout(() => startHls(currentUtcUs()), 5000);
+        }
+        return;
+      }
+      showOverlay('Lecture interrompue (réseau) – reprise…', 'warn');
+      const here = currentUtcUs();
+      setTimeout(() => startHls(here), 2000);
+      return;
+    }
+    if (d.type === E.MEDIA_ERROR) {
+      showOverlay('Erreur de décodage – reprise…', 'warn');
+      hls.recoverMediaError();
+      return;
+    }
+    showOverlay(`Lecture impossible : ${d.details}.`, 'error');
+  }
+
+  function hideOverlayIfPlaying() {
+    if (video.readyState >= 2) hideOverlay();
+  }
+
+  // ------------------------------------------------------------------ commands
+
+  function play() {
+    const p = video.play();
+    if (p && p.catch) p.catch(() => {});
+  }
+
+  /** Show the image recorded at a wall-clock instant (UTC µs). */
+  function seekTo(utcUs) {
+    utcUs = Math.round(Number(utcUs));
+    if (!Number.isFinite(utcUs)) return;
+    if (utcUs < DAY_START || utcUs >= DAY_END) {
+      const day = G.parisDay(utcUs);
+      location.assign(`/playback/${camId}?day=${day}&t=${utcUs}`);
+      return;
+    }
+    if (!frags.length) { pendingSeekUs = utcUs; return; }
+    const beyond = playlistEndUs != null && utcUs >= playlistEndUs - 1e6;
+    if (beyond && isToday() && recordedAfter(playlistEndUs) && !reloading) {
+      reloadPlaylist(utcUs);
+      return;
+    }
+    const p = positionFor(utcUs);
+    if (!p) {
+      const tl = timelineData && timelineData.now_utc_us && utcUs > timelineData.now_utc_us;
+      notice(tl ? 'Cet instant est dans le futur.' : `Pas d'enregistrement après ${G.formatTime(utcUs)}.`, 'warn');
+      return;
+    }
+    if (p.snapped) {
+      const what = timeline.describe(utcUs);
+      const why = what.kind === 'gap' ? ` (${Timeline.reasonLabel(what.reason)})` : '';
+      notice(`Pas d'image à ${G.formatTime(utcUs)}${why} : lecture à partir de ${G.formatTime(p.utcUs)}.`, 'warn');
+    } else {
+      notice('');
+    }
+    video.currentTime = p.pos;
+    timeline.setPlayhead(p.utcUs);
+  }
+
+  function reloadPlaylist(targetUs) {
+    reloading = true;
+    const wasPaused = video.paused;
+    startHls(targetUs);
+    video.addEventListener('playing', () => { reloading = false; }, { once: true });
+    setTimeout(() => { reloading = false; if (wasPaused) video.pause(); }, 4000);
+  }
+
+  function togglePlay() {
+    if (video.paused || video.ended) play(); else video.pause();
+  }
+
+  function step(seconds) {
+    video.pause();
+    const max = Number.isFinite(video.duration) ? video.duration : Infinity;
+    video.currentTime = Math.min(max, Math.max(0, video.currentTime + seconds));
+  }
+
+  function jump(seconds) {
+    const max = Number.isFinite(video.duration) ? video.duration - 0.1 : Infinity;
+    const to = video.currentTime + seconds;
+    if (to > max && isToday() && playlistEndUs && recordedAfter(playlistEndUs)) {
+      reloadPlaylist(currentUtcUs() + seconds * 1e6);
+      return;
+    }
+    video.currentTime = Math.min(max, Math.max(0, to));
+  }
+
+  $('pb-play').addEventListener('click', togglePlay);
+  $('pb-frame-back').addEventListener('click', () => step(-FRAME_S));
+  $('pb-frame-fwd').addEventListener('click', () => step(FRAME_S));
+  $('pb-back10').addEventListener('click', () => jump(-10));
+  $('pb-fwd10').addEventListener('click', () => jump(10));
+  $('pb-rate').addEventListener('change', (ev) => { video.playbackRate = parseFloat(ev.target.value) || 1; });
+  video.addEventListener('click', togglePlay);
+  video.addEventListener('ratechange', () => { $('pb-rate').value = String(video.playbackRate); });
+
+  function syncPlayButton() {
+    const paused = video.paused || video.ended;
+    btnPlay.textContent = paused ? '▶ Lecture' : '❚❚ Pause';
+    btnPlay.setAttribute('aria-pressed', paused ? 'false' : 'true');
+  }
+  video.addEventListener('play', syncPlayButton);
+  video.addEventListener('pause', syncPlayButton);
+  video.addEventListener('playing', hideOverlay);
+  video.addEventListener('seeked', hideOverlayIfPlaying);
+  video.addEventListener('loadeddata', hideOverlayIfPlaying);
+  video.addEventListener('ended', () => {
+    // Today: more may have been recorded since the playlist was loaded.
+    if (isToday() && !reloading) {
+      const here = currentUtcUs();
+      refreshTimeline().then(() => {
+        if (playlistEndUs && recordedAfter(playlistEndUs)) reloadPlaylist(here + 100000);
+        else notice("Fin de l'enregistrement disponible.", 'info');
+      });
+    } else {
+      notice('Fin des enregistrements de ce jour.', 'info');
+    }
+  });
+  syncPlayButton();
+
+  document.addEventListener('keydown', (ev) => {
+    if (G.isTyping(ev) || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+    const actions = {
+      ' ': togglePlay, k: togglePlay, ArrowLeft: () => jump(-10), ArrowRight: () => jump(10),
+      ',': () => step(-FRAME_S), '.': () => step(FRAME_S),
+    };
+    const f = actions[ev.key];
+    if (f) { ev.preventDefault(); f(); }
+  });
+
+  // ------------------------------------------------------------------ clock and playhead
+
+  let lastShownUs = null;
+  function frame() {
+    const us = currentUtcUs();
+    if (us !== lastShownUs) {
+      lastShownUs = us;
+      if (us == null) {
+        clockTime.textContent = '--:--:--';
+        stamp.textContent = '';
+      } else {
+        clockTime.replaceChildren(G.formatTime(us),
+          G.el('span', { class: 'ms' }, `,${G.formatMillis(us)}`));
+        clockDate.textContent = G.formatLongDate(us);
+        stamp.textContent = `${cam.name} · ${G.formatDateTime(us)}`;
+        if (!reloading) timeline.setPlayhead(us);
+        if (!firstPositionKnown && frags.length && video.readyState >= 1) {
+          firstPositionKnown = true;
+          if (clip.fromUs == null) setClip(Math.floor(us / 1e6) * 1e6, Math.floor(us / 1e6) * 1e6 + 60e6);
+        }
+      }
+    }
+    requestAnimationFrame(frame);
+  }
+  requestAnimationFrame(frame);
+
+  // ------------------------------------------------------------------ timeline data
+
+  async function refreshTimeline() {
+    try {
+      const t = await G.fetchJson(`/api/cameras/${camId}/timeline?from=${DAY_START}&to=${DAY_END}&stream=main`);
+      timelineData = t;
+      timeline.setData(t);
+      const total = t.spans.reduce((a, s) => a + (s.end_utc_us - s.start_utc_us), 0) / 1e6;
+      $('timeline').dataset.recordedS = String(Math.round(total));
+      if (!t.spans.length) notice('Aucun enregistrement ce jour-là.', 'warn');
+      validateClip();
+    } catch (err) {
+      notice(`Frise indisponible : ${err.message}`, 'error');
+    }
+  }
+
+  document.querySelectorAll('[data-zoom]').forEach((b) => {
+    b.addEventListener('click', () => {
+      document.querySelectorAll('[data-zoom]').forEach((x) => x.classList.toggle('active', x === b));
+      timeline.setZoom(parseInt(b.dataset.zoom, 10) || 0, currentUtcUs());
+    });
+  });
+
+  // ------------------------------------------------------------------ day and camera pickers
+
+  const dayInput = $('pb-day');
+  dayInput.max = todayDay();
+  const goDay = (day) => { if (day && day <= todayDay()) location.assign(`/playback/${camId}?day=${day}`); };
+  $('pb-prev-day').addEventListener('click', () => goDay(G.addDays(data.day, -1)));
+  $('pb-next-day').addEventListener('click', () => goDay(G.addDays(data.day, 1)));
+  $('pb-today').addEventListener('click', () => location.assign(`/playback/${camId}`));
+  $('pb-next-day').disabled = data.day >= todayDay();
+  $('pb-today').disabled = isToday();
+  dayInput.addEventListener('change', () => goDay(dayInput.value));
+  $('pb-camera').addEventListener('change', (ev) => {
+    const us = currentUtcUs();
+    const q = us != null ? `?day=${data.day}&t=${us}` : `?day=${data.day}`;
+    location.assign(`/playback/${encodeURIComponent(ev.target.value)}${q}`);
+  });
+
+  // ------------------------------------------------------------------ clip download
+
+  function setClip(fromUs, toUs) {
+    clip = { fromUs, toUs };
+    clipFrom.value = fromUs != null ? G.toDatetimeLocal(fromUs) : '';
+    clipTo.value = toUs != null ? G.toDatetimeLocal(toUs) : '';
+    validateClip();
+  }
+
+  function validateClip() {
+    const { fromUs, toUs } = clip;
+    let problem = null;
+    if (fromUs == null || toUs == null) problem = 'Indiquez le début et la fin de l’extrait.';
+    else if (toUs <= fromUs) problem = 'La fin doit être après le début.';
+    else if (timelineData && !timelineData.spans.some((s) => s.start_utc_us < toUs && s.end_utc_us > fromUs)) {
+      problem = 'Aucun enregistrement entre ces deux instants.';
+    }
+    timeline.setClip(fromUs, toUs);
+    clipDuration.textContent = fromUs != null && toUs != null && toUs > fromUs
+      ? `Durée : ${G.formatDuration((toUs - fromUs) / 1e6)}` : '';
+    if (problem) {
+      clipLink.setAttribute('aria-disabled', 'true');
+      clipLink.classList.add('disabled');
+      clipLink.removeAttribute('href');
+      clipMsg.textContent = problem;
+      clipMsg.dataset.level = 'warn';
+    } else {
+      clipLink.setAttribute('aria-disabled', 'false');
+      clipLink.classList.remove('disabled');
+      clipLink.href = `/api/cameras/${camId}/clip.mp4?from=${Math.round(fromUs)}&to=${Math.round(toUs)}&stream=main`;
+      clipMsg.textContent = `Du ${G.formatDateTime(fromUs)} au ${G.formatDateTime(toUs)} (heure de Paris). ` +
+        'Copie exacte de l’enregistrement, sans réencodage ; le téléchargement est journalisé.';
+      clipMsg.dataset.level = 'info';
+    }
+  }
+
+  for (const ev of ['input', 'change']) {
+    clipFrom.addEventListener(ev, () => { clip.fromUs = G.fromDatetimeLocal(clipFrom.value); validateClip(); });
+    clipTo.addEventListener(ev, () => { clip.toUs = G.fromDatetimeLocal(clipTo.value); validateClip(); });
+  }
+  $('clip-mark-from').addEventListener('click', () => {
+    const us = currentUtcUs();
+    if (us == null) return;
+    const to = clip.toUs != null && clip.toUs > us ? clip.toUs : us + 60e6;
+    setClip(us, to);
+  });
+  $('clip-mark-to').addEventListener('click', () => {
+    const us = currentUtcUs();
+    if (us == null) return;
+    setClip(clip.fromUs, us);
+  });
+  clipLink.addEventListener('click', (ev) => {
+    if (clipLink.getAttribute('aria-disabled') === 'true') { ev.preventDefault(); return; }
+    clipMsg.textContent = 'Préparation de l’extrait… le téléchargement va démarrer.';
+    clipMsg.dataset.level = 'info';
+  });
+
+  // ------------------------------------------------------------------ start
+
+  window.guetteurPlayback = {
+    seekTo,
+    currentUtcUs,
+    get hls() { return hls; },
+    timeline: () => timelineData,
+    positionFor,
+    utcAt,
+  };
+
+  refreshTimeline();
+  setInterval(refreshTimeline, TIMELINE_REFRESH_MS);
+  startHls(data.t_utc_us != null ? data.t_utc_us : null);
+})();

@@ -1,0 +1,220 @@
+"""End-to-end tests of the browser side: headless Chromium against a real Guetteur server
+recording simulated cameras (the `ui_server` fixture of tests/e2e/conftest.py).
+
+What an operator does without training, in French: log in, watch the live wall, find an
+instant on the playback timeline and watch from there, download a clip. Each test opens its own
+browser (the root `verify_cleanup` fixture forbids processes left behind between tests) and
+stays under ~30 s.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+PARIS = ZoneInfo("Europe/Paris")
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed (scripts/setup --tests)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def page(browser: Any, ui_server: Any) -> Iterator[Any]:
+    context = browser.new_context(base_url=ui_server.base_url, accept_downloads=True,
+                                  viewport={"width": 1440, "height": 900}, locale="fr-FR",
+                                  timezone_id="Europe/Paris")
+    context.set_default_timeout(15_000)
+    pg = context.new_page()
+    try:
+        yield pg
+    finally:
+        context.close()
+
+
+def login(page: Any, server: Any, next_path: str = "") -> None:
+    page.goto("/login" + (f"?next={next_path}" if next_path else ""))
+    page.fill("#username", server.username)
+    page.fill("#password", server.password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+
+
+def recorded_span(page: Any, camera_id: int, min_s: float) -> dict[str, int]:
+    """The longest recorded span of today (Paris) for a camera, waiting until it is long enough."""
+    deadline = time.monotonic() + 25
+    while True:
+        now = datetime.now(PARIS)
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        frm = int(day_start.astimezone(UTC).timestamp() * 1_000_000)
+        to = int(now.astimezone(UTC).timestamp() * 1_000_000) + 60_000_000
+        resp = page.request.get(f"/api/cameras/{camera_id}/timeline?from={frm}&to={to}")
+        assert resp.ok, resp.text()
+        spans = resp.json()["spans"]
+        if spans:
+            best = max(spans, key=lambda s: s["end_utc_us"] - s["start_utc_us"])
+            if (best["end_utc_us"] - best["start_utc_us"]) / 1e6 >= min_s:
+                return best
+        if time.monotonic() > deadline:
+            raise AssertionError(f"camera {camera_id}: no recorded span of {min_s} s: {spans}")
+        time.sleep(1)
+
+
+def paris_local(us: int) -> str:
+    """A datetime-local value (Paris time, seconds) for UTC microseconds."""
+    return datetime.fromtimestamp(us / 1e6, UTC).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def test_login_wrong_password_then_right(page: Any, ui_server: Any) -> None:
+    page.goto("/login")
+    page.fill("#username", ui_server.username)
+    page.fill("#password", "pas-le-bon-mot-de-passe")
+    page.click("button[type=submit]")
+    error = page.locator("#login-error")
+    error.wait_for(state="visible")
+    assert "incorrect" in error.inner_text().lower()
+    assert page.locator("html").get_attribute("lang") == "fr"
+
+    page.fill("#username", ui_server.username)
+    page.fill("#password", ui_server.password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.url.rstrip("/").endswith("/live")
+    assert page.locator(".mainnav a.active").inner_text() == "Mur d'images"
+    assert ui_server.username in page.locator(".username").inner_text()
+    page.locator("button", has_text="Déconnexion").wait_for()
+
+
+def test_live_wall_plays_every_camera(page: Any, ui_server: Any) -> None:
+    login(page, ui_server)
+    ids = sorted(str(i) for i in ui_server.camera_ids)
+    page.wait_for_function(
+        "n => document.querySelectorAll('#wall video[data-camera-id]').length >= n", arg=len(ids))
+    shown = page.eval_on_selector_all("#wall video[data-camera-id]",
+                                      "vs => vs.map(v => v.dataset.cameraId)")
+    assert sorted(shown) == ids
+    for attr in ("muted", "playsinline", "autoplay"):
+        assert page.eval_on_selector_all(
+            "#wall video", f"vs => vs.every(v => v.hasAttribute('{attr}'))"), attr
+    # Every tile has decoded a frame, then its playhead keeps moving.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#wall video')].every(v => v.readyState >= 2)",
+        timeout=15_000)
+    start = page.evaluate(
+        "() => Object.fromEntries([...document.querySelectorAll('#wall video')]"
+        ".map(v => [v.dataset.cameraId, v.currentTime]))")
+    page.wait_for_function(
+        "t0 => [...document.querySelectorAll('#wall video')]"
+        ".every(v => v.currentTime > t0[v.dataset.cameraId] + 1.0)", arg=start, timeout=15_000)
+    stats = page.evaluate("() => window.guetteurWall.stats()")
+    for s in stats:
+        assert s["latency_s"] is not None and s["latency_s"] < 2.5, s
+    # A click on a tile opens that camera alone.
+    first = page.locator("#wall .tile").first
+    cam_id = first.get_attribute("data-camera-id")
+    with page.expect_navigation():
+        first.click()
+    assert page.url.endswith(f"/live/{cam_id}")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#live-video'); return v.readyState >= 2 "
+        "&& v.currentTime > 0.5; }")
+
+
+def test_playback_click_on_timeline_plays_from_there(page: Any, ui_server: Any) -> None:
+    login(page, ui_server)
+    cam = ui_server.camera_ids[0]
+    span = recorded_span(page, cam, min_s=12)
+    target = span["start_utc_us"] + 8_000_000
+    page.goto(f"/playback/{cam}")
+    page.wait_for_function("() => window.guetteurPlayback && window.guetteurPlayback.currentUtcUs()"
+                           " !== null && document.querySelector('#pb-video').readyState >= 2")
+    # Zoom to 10 minutes so that one pixel is well under a second, then click at the target.
+    page.click("[data-zoom='600']")
+    page.wait_for_function(
+        "t => { const d = document.querySelector('#timeline').dataset;"
+        " return +d.viewStartUs <= t && t <= +d.viewEndUs && +d.viewEndUs - +d.viewStartUs <= 6e8; }",
+        arg=target)
+    box = page.locator("#timeline").bounding_box()
+    view = page.evaluate("() => ({...document.querySelector('#timeline').dataset})")
+    frac = (target - int(view["viewStartUs"])) / (int(view["viewEndUs"]) - int(view["viewStartUs"]))
+    page.mouse.click(box["x"] + frac * box["width"], box["y"] + box["height"] / 2)
+    page.wait_for_function(
+        "t => { const u = window.guetteurPlayback.currentUtcUs();"
+        " return u !== null && Math.abs(u - t) < 3e6; }", arg=target, timeout=10_000)
+    first = page.evaluate("() => window.guetteurPlayback.currentUtcUs()")
+    assert abs(first - target) < 3_000_000
+    # It plays from there: the wall-clock position advances, the clock shows Paris time.
+    page.wait_for_function("u => window.guetteurPlayback.currentUtcUs() > u + 1e6", arg=first,
+                           timeout=10_000)
+    clock = page.locator("#pb-clock").inner_text()
+    assert clock.startswith(paris_local(first)[11:16]), (clock, paris_local(first))
+
+
+def test_clip_download_is_h264_mp4(page: Any, ui_server: Any, tmp_path: Path) -> None:
+    if not shutil.which("ffprobe"):
+        pytest.skip("ffprobe is not installed")
+    login(page, ui_server)
+    cam = ui_server.camera_ids[0]
+    span = recorded_span(page, cam, min_s=10)
+    page.goto(f"/playback/{cam}")
+    page.wait_for_function("() => window.guetteurPlayback && window.guetteurPlayback.timeline()")
+    start = span["start_utc_us"] + 2_000_000
+    page.fill("#clip-from", paris_local(start))
+    page.fill("#clip-to", paris_local(start + 6_000_000))
+    link = page.locator("#clip-download")
+    page.wait_for_function("() => document.querySelector('#clip-download')"
+                           ".getAttribute('aria-disabled') === 'false'")
+    assert link.inner_text() == "Télécharger l'extrait (MP4)"
+    with page.expect_download(timeout=20_000) as info:
+        link.click()
+    download = info.value
+    target = tmp_path / "extrait.mp4"
+    download.save_as(target)
+    assert download.suggested_filename.endswith(".mp4")
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(target)],
+        capture_output=True, text=True, timeout=20, check=True)
+    info_json = json.loads(probe.stdout)
+    video = [s for s in info_json["streams"] if s["codec_type"] == "video"]
+    assert video and video[0]["codec_name"] == "h264", info_json
+    assert float(info_json["format"]["duration"]) > 1.0, info_json["format"]
+
+
+def test_unauthenticated_page_redirects_to_login(page: Any, ui_server: Any) -> None:
+    cam = ui_server.camera_ids[0]
+    page.goto(f"/playback/{cam}")
+    assert "/login" in page.url
+    assert "next=" in page.url
+    page.locator("#username").wait_for()
+    resp = page.request.get("/api/cameras")
+    assert resp.status == 401
+    # After logging in, the operator lands on the page first asked for.
+    page.fill("#username", ui_server.username)
+    page.fill("#password", ui_server.password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.url.endswith(f"/playback/{cam}")
