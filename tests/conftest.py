@@ -34,12 +34,14 @@ def _pg_available() -> bool:
 @pytest.fixture(autouse=True)
 def verify_cleanup() -> Iterator[None]:
     threads_before = set(threading.enumerate())
-    yield
     me = psutil.Process()
+    # processes of longer-lived (module or session) fixtures are theirs to clean up
+    before = {p.pid for p in me.children(recursive=True)}
+    yield
     deadline = time.monotonic() + 5
     while True:
-        children = [p for p in me.children(recursive=True) if p.is_running()
-                    and p.status() != psutil.STATUS_ZOMBIE]
+        children = [p for p in me.children(recursive=True) if p.pid not in before
+                    and p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()
                    and not t.name.startswith(("asyncio_", "ThreadPoolExecutor", "AnyIO"))]
         if not children and not threads:

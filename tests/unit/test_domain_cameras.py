@@ -166,3 +166,11 @@ def test_blank_owner_means_the_city() -> None:
 
 def test_a_whitespace_only_owner_is_refused() -> None:
     invalid("owner", owner="   ")
+
+
+@pytest.mark.parametrize("url", ["rtsp://admin:hunter2@192.0.2.10:99999/s",
+                                 "http://admin:hunter2@192.0.2.10:99999/s"])
+def test_an_error_about_an_url_never_echoes_its_password(url: str) -> None:
+    err = invalid("main_url", main_url=url)
+    assert "hunter2" not in err.message
+    assert "192.0.2.10:99999" in err.message  # still says which URL is wrong

@@ -73,7 +73,8 @@ def split_rtsp_url(url: str, field_name: str) -> tuple[str, Credentials | None]:
         parts = urlsplit(raw)
         port = parts.port
     except ValueError:
-        raise InvalidInput(f"{field_name} : « {raw} » n'est pas une URL valide.",
+        shown = re.sub(r"//[^/@\s]*@", "//***@", raw)  # the message must not echo a password
+        raise InvalidInput(f"{field_name} : « {shown} » n'est pas une URL valide.",
                            field_name) from None
     if parts.scheme not in ("rtsp", "rtsps"):
         raise InvalidInput(

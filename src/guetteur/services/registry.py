@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+import builtins
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -100,7 +101,7 @@ class CameraRegistry:
         self._audit.append("partner_add", username=actor, detail={"partner": cleaned})
         return pid
 
-    def list_partners(self) -> list[dict[str, Any]]:
+    def list_partners(self) -> builtins.list[dict[str, Any]]:
         with self._sessions() as db:
             rows = db.execute(select(Partner.id, Partner.name).order_by(Partner.name)).all()
             return [{"id": r.id, "name": r.name} for r in rows]
@@ -239,7 +240,7 @@ class CameraRegistry:
         with self._sessions() as db:
             return [self._view(db, c) for c in db.scalars(select(Camera).order_by(Camera.id))]
 
-    def record_targets(self, node: str) -> list[RecordTarget]:
+    def record_targets(self, node: str) -> builtins.list[RecordTarget]:
         """Enabled cameras this node records, with credentials (recorder use only)."""
         with self._sessions() as db:
             cams = db.scalars(select(Camera).where(

@@ -14,6 +14,7 @@ from guetteur.bootstrap import Container
 from guetteur.domain.errors import InvalidInput, NotFound
 from guetteur.domain.timeutil import paris_day_bounds, paris_today, parse_instant
 from guetteur.web.deps import container, render
+from guetteur.web.routes_cameras import camera_json
 
 router = APIRouter(include_in_schema=False)
 Dep = Annotated[Container, Depends(container)]
@@ -32,7 +33,9 @@ def live_wall(request: Request) -> Any:
 @router.get("/live/{camera_id}")
 async def live_one(request: Request, camera_id: int, c: Dep) -> Any:
     cam = await asyncio.to_thread(c.registry.get, camera_id)
-    return render(request, "live_one.html", active="live", camera=cam.public())
+    # the template shows the recording state: camera_json adds it to the public fields
+    [camera] = await asyncio.to_thread(camera_json, c, [cam])
+    return render(request, "live_one.html", active="live", camera=camera)
 
 
 @router.get("/cameras")

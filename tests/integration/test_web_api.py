@@ -1,0 +1,517 @@
+"""The web layer on a real app (`create_app`) over a real SQLite database, driven by Starlette's
+TestClient: every route is protected, media routes refuse a landlord and send no pixel, login
+and logout, the camera API's errors, CSRF refusal, clips and timelines.
+
+Routes are enumerated from the app itself, so a route added later is covered without editing
+this file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from starlette.routing import WebSocketRoute
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from guetteur.adapters.db.models import AuditEvent, WebSession
+from guetteur.bootstrap import Container
+from guetteur.domain.clock import FakeClock
+from guetteur.domain.timeutil import iso_utc
+from guetteur.services.segment_index import GapRow, SegmentRow
+from guetteur.web.app import create_app
+from guetteur.web.routes_media import MEDIA_ROUTES
+from guetteur.web.session import COOKIE
+
+T0 = 1_795_638_600_000_000  # 2026-11-25T20:30:00Z
+S = 1_000_000
+ADMIN_PW = "Adm1n-l0ng-password"
+LANDLORD_PW = "Ba1lleur-l0ng-password"
+CAM_PW = "Cam3ra-S3cret!"
+PUBLIC = ("/login", "/healthz")
+MEDIA_WORDS = ("media", "clip", "live", "playback", ".m3u8")
+MP4_BOXES = (b"ftyp", b"moov", b"moof", b"mdat", b"styp", b"free")
+# every media route gets a valid range, so it is refused for the right reason
+MEDIA_QUERY = f"?from={T0}&to={T0 + 4 * S}&t={T0 + S}&stream=main"
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    path: str
+    methods: frozenset[str]
+    websocket: bool
+    endpoint_module: str | None
+
+
+def app_routes(app: Any) -> list[RouteInfo]:
+    """Every route of the app, flattened (FastAPI >= 0.12x nests included routers)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: app.routes is already flat
+        contexts: list[Any] = list(app.routes)
+        originals = contexts
+    else:
+        contexts = list(iter_route_contexts(app.routes))
+        originals = [ctx.original_route for ctx in contexts]
+    routes = []
+    for ctx, original in zip(contexts, originals, strict=True):
+        endpoint = getattr(original, "endpoint", None)
+        routes.append(RouteInfo(
+            path=ctx.path, methods=frozenset(getattr(ctx, "methods", None) or ()),
+            websocket=isinstance(original, WebSocketRoute),
+            endpoint_module=getattr(endpoint, "__module__", None)))
+    return routes
+
+
+def fill(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC or path == "/static" or path.startswith("/static/")
+
+
+def looks_like_video(response: Any) -> bool:
+    body = response.content
+    return (response.headers.get("content-type", "").startswith("video/")
+            or (len(body) >= 8 and body[4:8] in MP4_BOXES))
+
+
+def make_fmp4(path: Path) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2",
+         "-c:v", "libx264", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", "-f", "mp4",
+         "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+         "-frag_duration", "200000", str(path)],
+        check=True, timeout=60)
+    return path
+
+
+@pytest.fixture(scope="module")
+def fmp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("needs ffmpeg")
+    return make_fmp4(tmp_path_factory.mktemp("media") / "sample.mp4").read_bytes()
+
+
+@dataclass
+class Env:
+    c: Container
+    client: TestClient
+    clock: FakeClock
+    admin_token: str
+    landlord_token: str
+
+    def use(self, token: str | None) -> TestClient:
+        """Make the client send this session's cookie (or none)."""
+        self.client.cookies.clear()
+        if token:
+            self.client.cookies.set(COOKIE, token)
+        return self.client
+
+    def audit(self, action: str | None = None) -> list[AuditEvent]:
+        with self.c.sessions() as db:
+            query = select(AuditEvent).order_by(AuditEvent.id)
+            if action:
+                query = query.where(AuditEvent.action == action)
+            return list(db.scalars(query))
+
+
+@pytest.fixture
+def env(sqlite_url: str, make_container: Any) -> Iterator[Env]:
+    clock = FakeClock(T0 + 3600 * S)
+    c = make_container(sqlite_url, clock=clock)
+    admin = c.accounts.add_user("admin", ADMIN_PW, "admin")
+    landlord = c.accounts.add_user("bailleur", LANDLORD_PW, "landlord")
+    app = create_app(c, run_background=False)
+    with TestClient(app) as client:
+        yield Env(c, client, clock, c.accounts.open_session(admin, "testclient"),
+                  c.accounts.open_session(landlord, "testclient"))
+
+
+def add_camera(env: Env, **body: Any) -> Any:
+    payload = {"name": "Place de la Mairie", "main_url": "rtsp://192.0.2.10:554/stream1"}
+    payload.update(body)
+    return env.use(env.admin_token).post("/api/cameras", json=payload)
+
+
+def put_segment(env: Env, cam_id: int, seq: int, start_us: int, end_us: int,
+                content: bytes) -> None:
+    store = env.c.store
+    path = store.stream_dir(cam_id, "main") / f"20261125T180000000Z_{seq:06d}.mp4"
+    path.write_bytes(content)
+    key = store.key_of(path)
+    size, digest = store.finalize(key)
+    env.c.index.insert([SegmentRow(cam_id, "main", key, start_us, end_us, size, digest,
+                                   "avc1.64000d", 777)], [])
+
+
+# -- every route is protected -----------------------------------------------------------------
+
+def test_the_app_has_the_routes_this_file_relies_on(env: Env) -> None:
+    paths = {r.path for r in app_routes(env.client.app)}
+    assert {"/login", "/healthz", "/api/cameras", "/api/cameras/{camera_id}/live"} <= paths
+    assert len(paths) > 15
+
+
+def test_every_route_refuses_a_request_without_session(env: Env) -> None:
+    client = env.use(None)
+    checked = 0
+    for route in app_routes(client.app):
+        if is_public(route.path):
+            continue
+        url = fill(route.path)
+        if route.websocket:
+            with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(url):
+                pass
+            assert refused.value.code == 4401, url
+            checked += 1
+            continue
+        for method in sorted(route.methods):
+            for accept in ("text/html,application/xhtml+xml", "application/json"):
+                r = client.request(method, url, headers={"accept": accept},
+                                   follow_redirects=False)
+                wants_page = (method == "GET" and not url.startswith("/api/")
+                              and accept.startswith("text/html"))
+                if wants_page:
+                    assert r.status_code == 303, f"{method} {url}: {r.status_code}"
+                    assert r.headers["location"].startswith("/login?next="), url
+                else:
+                    assert r.status_code == 401, f"{method} {url} ({accept}): {r.status_code}"
+                    if method != "HEAD":
+                        assert r.json()["error"] == "NotAuthenticated"
+                assert not looks_like_video(r)
+                checked += 1
+    assert checked > 20
+    assert env.audit("login") == []
+
+
+def test_a_redirect_to_login_keeps_the_asked_page(env: Env) -> None:
+    r = env.use(None).get("/playback/1?day=2026-11-25", headers={"accept": "text/html"},
+                          follow_redirects=False)
+    assert r.headers["location"] == "/login?next=/playback/1%3Fday%3D2026-11-25"
+
+
+def test_a_forged_or_expired_cookie_is_no_session(env: Env) -> None:
+    assert env.use("forged").get("/api/cameras").status_code == 401
+    assert env.use(env.admin_token).get("/api/cameras").status_code == 200
+    env.clock.advance(env.c.settings.session_idle_s + 1)
+    assert env.use(env.admin_token).get("/api/cameras").status_code == 401
+
+
+def test_public_routes_answer_without_session(env: Env) -> None:
+    client = env.use(None)
+    assert client.get("/healthz").json()["status"] == "ok"
+    assert client.get("/login").status_code == 200
+    r = client.get("/static/js/common.js")
+    assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+    # the public prefix opens no way out of the static folder
+    assert client.get("/static/..%2F..%2Fsettings.py").status_code == 404
+
+
+# -- media routes: registered, and refused to a landlord -------------------------------------
+
+def test_every_media_like_api_route_is_registered_as_media(env: Env) -> None:
+    routes = app_routes(env.client.app)
+    paths = {r.path for r in routes}
+    assert paths >= MEDIA_ROUTES, f"stale MEDIA_ROUTES: {MEDIA_ROUTES - paths}"
+    for route in routes:
+        if not any(word in route.path for word in MEDIA_WORDS):
+            continue
+        if route.path.startswith("/api/"):
+            assert route.path in MEDIA_ROUTES, (
+                f"{route.path} looks like a media route: register it with media_route() "
+                "and gate it with AccessGate.authorize_media")
+        else:
+            # pages named live/playback only render HTML; their pixels come from the API
+            assert route.endpoint_module == "guetteur.web.routes_pages", route.path
+
+
+def test_a_landlord_gets_403_and_no_pixel_from_every_media_route(env: Env,
+                                                                 fmp4: bytes) -> None:
+    assert add_camera(env).status_code == 201
+    put_segment(env, 1, 1, T0, T0 + 2 * S, fmp4)
+    admin = env.use(env.admin_token)
+    # the same requests work for an admin: the refusals below are about rights only
+    r = admin.get("/api/segments/1/media")
+    assert r.status_code == 200 and r.content == fmp4
+    assert admin.get(f"/api/cameras/1/at?t={T0 + S}").json()["segment_id"] == 1
+    before = len(env.audit())
+
+    client = env.use(env.landlord_token)
+    media = [r for r in app_routes(client.app) if r.path in MEDIA_ROUTES]
+    assert {r.path for r in media} == MEDIA_ROUTES
+    for route in media:
+        url = fill(route.path) + MEDIA_QUERY
+        if route.websocket:
+            with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(url):
+                pass
+            assert refused.value.code == 4403, url
+            continue
+        for method in route.methods - {"HEAD"}:
+            for headers in ({}, {"range": "bytes=100-"}):
+                r = client.request(method, url, headers=headers, follow_redirects=False)
+                assert r.status_code == 403, f"{method} {url}: {r.status_code} {r.text[:200]}"
+                assert not looks_like_video(r), url
+                assert fmp4[:64] not in r.content
+                assert r.json()["error"] == "Forbidden"
+    denied = [e.action for e in env.audit()[before:]]
+    assert denied and all(a.endswith("_denied") for a in denied), denied
+    assert "live_denied" in denied and "export_denied" in denied
+
+
+def test_a_landlord_gets_no_pixel_from_any_route(env: Env, fmp4: bytes) -> None:
+    assert add_camera(env).status_code == 201
+    put_segment(env, 1, 1, T0, T0 + 2 * S, fmp4)
+    client = env.use(env.landlord_token)
+    for route in app_routes(client.app):
+        if route.websocket or route.path == "/logout" or route.path.startswith("/static"):
+            continue
+        url = fill(route.path) + MEDIA_QUERY
+        for method in route.methods:
+            r = client.request(method, url, follow_redirects=False)
+            assert not looks_like_video(r), f"{method} {url}"
+            assert fmp4[:64] not in r.content
+
+
+def test_a_landlord_cannot_change_cameras(env: Env) -> None:
+    assert add_camera(env).status_code == 201
+    client = env.use(env.landlord_token)
+    body = {"name": "Intrus", "main_url": "rtsp://192.0.2.66/s"}
+    assert client.post("/api/cameras", json=body).status_code == 403
+    assert client.patch("/api/cameras/1", json={"retention_days": 1}).status_code == 403
+    assert client.delete("/api/cameras/1").status_code == 403
+    assert client.post("/api/partners", json={"name": "X"}).status_code == 403
+    assert client.get("/api/partners").status_code == 403
+    cams = env.use(env.admin_token).get("/api/cameras").json()
+    assert [(c["name"], c["retention_days"]) for c in cams] == [("Place de la Mairie", 30)]
+
+
+# -- login and logout -------------------------------------------------------------------------
+
+def test_a_wrong_password_is_401_and_audited(env: Env) -> None:
+    client = env.use(None)
+    r = client.post("/login", data={"username": "admin", "password": "wrong-password!",
+                                    "next": "/live"}, follow_redirects=False)
+    assert r.status_code == 401
+    assert "Identifiant ou mot de passe incorrect" in r.text
+    assert COOKIE not in r.headers.get("set-cookie", "")
+    [event] = env.audit("login_failed")
+    assert event.username == "admin" and event.user_id is None
+    assert "wrong-password" not in event.detail
+    r = client.post("/login", data={"username": "nobody", "password": ADMIN_PW})
+    assert r.status_code == 401
+    assert [e.username for e in env.audit("login_failed")] == ["admin", "nobody"]
+
+
+def test_login_sets_a_strict_http_only_cookie_and_logout_kills_the_session(env: Env) -> None:
+    client = env.use(None)
+    r = client.post("/login", data={"username": "admin", "password": ADMIN_PW,
+                                    "next": "/cameras"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/cameras"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    attributes = {a.strip().lower() for a in cookie.split(";")}
+    assert "httponly" in attributes
+    assert "samesite=strict" in attributes
+    assert "path=/" in attributes
+    token = cookie.split(";")[0].split("=", 1)[1]
+    [login] = env.audit("login")
+    assert login.username == "admin"
+
+    client = env.use(token)
+    assert client.get("/api/cameras").status_code == 200
+    r = client.post("/logout", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login"
+    assert f'{COOKIE}=""' in r.headers["set-cookie"] or "max-age=0" in (
+        r.headers["set-cookie"].lower())
+    assert env.use(token).get("/api/cameras").status_code == 401  # even with the old cookie
+    with env.c.sessions() as db:
+        remaining = db.scalars(select(WebSession.token_sha256)).all()
+    assert len(remaining) == 2  # the fixture's two sessions, not this one
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil",
+                                    "javascript:alert(1)"])
+def test_login_never_redirects_off_site(env: Env, target: str) -> None:
+    r = env.use(None).post("/login", data={"username": "admin", "password": ADMIN_PW,
+                                           "next": target}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/live"
+
+
+# -- camera API -------------------------------------------------------------------------------
+
+def test_camera_api_errors_are_french_with_status_and_field(env: Env) -> None:
+    r = add_camera(env, retention_days=31)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["error"] == "InvalidInput" and body["field"] == "retention_days"
+    assert "30 jours" in body["message"]
+
+    r = add_camera(env, main_url="http://192.0.2.10/stream")
+    assert (r.status_code, r.json()["field"]) == (422, "main_url")
+    assert "rtsp://" in r.json()["message"]
+    r = add_camera(env, main_url="rtsp://")
+    assert (r.status_code, r.json()["field"]) == (422, "main_url")
+
+    r = add_camera(env, owner="Bailleur Inconnu")
+    assert (r.status_code, r.json()["field"]) == (422, "owner")
+    assert "Bailleur Inconnu" in r.json()["message"]
+
+    assert add_camera(env).status_code == 201
+    r = add_camera(env, main_url="rtsp://192.0.2.11/other")
+    assert r.status_code == 409 and r.json()["error"] == "Conflict"
+    assert len(env.use(env.admin_token).get("/api/cameras").json()) == 1
+
+
+def test_the_camera_password_never_appears_in_a_response(env: Env) -> None:
+    responses = [
+        add_camera(env, username="admin", password=CAM_PW),
+        add_camera(env, name="Gare", main_url=f"rtsp://op:{CAM_PW}@192.0.2.12:554/s"),
+        add_camera(env, name="Parc", main_url=f"rtsp://op:{CAM_PW}@192.0.2.13:99999/s"),
+        add_camera(env, name="Port", main_url=f"rtsp://op:{CAM_PW}@192.0.2.14/s",
+                   retention_days=31),
+    ]
+    assert [r.status_code for r in responses] == [201, 201, 422, 422]
+    created = responses[0].json()
+    assert created["has_credentials"] is True
+    assert "password" not in created and "credentials" not in created
+    gare = responses[1].json()
+    assert gare["main_url"] == "rtsp://192.0.2.12:554/s" and gare["has_credentials"]
+    client = env.use(env.admin_token)
+    responses += [
+        client.get("/api/cameras"),
+        client.get("/api/cameras/1"),
+        client.patch("/api/cameras/1", json={"username": "admin", "password": CAM_PW + "2"}),
+        client.patch("/api/cameras/2", json={"main_url": f"rtsp://x:{CAM_PW}@192.0.2.12:0/"}),
+        client.get("/live/1", headers={"accept": "text/html"}),
+        client.get("/playback/2", headers={"accept": "text/html"}),
+    ]
+    for r in responses:
+        assert CAM_PW not in r.text, f"{r.request.method} {r.request.url}: {r.text[:300]}"
+    for event in env.audit():
+        assert CAM_PW not in event.detail
+
+
+def test_patch_and_delete_a_camera(env: Env) -> None:
+    assert add_camera(env, username="admin", password=CAM_PW).status_code == 201
+    client = env.use(env.admin_token)
+    r = client.patch("/api/cameras/1", json={"retention_days": 7, "site": "Nord"})
+    assert r.status_code == 200
+    cam = r.json()
+    assert (cam["retention_days"], cam["site"], cam["config_version"]) == (7, "Nord", 2)
+    assert cam["has_credentials"] is True  # untouched credentials are kept
+
+    r = client.patch("/api/cameras/1", json={"retention_days": 31})
+    assert r.status_code == 422 and r.json()["field"] == "retention_days"
+    r = client.patch("/api/cameras/1", json={"username": ""})
+    assert r.status_code == 200 and r.json()["has_credentials"] is False
+    assert r.json()["config_version"] == 3
+    assert client.patch("/api/cameras/1", json={"colour": "red"}).status_code == 422
+    assert client.patch("/api/cameras/99", json={"site": "x"}).status_code == 404
+
+    assert client.delete("/api/cameras/1").status_code == 204
+    assert client.get("/api/cameras/1").status_code == 404
+    assert client.delete("/api/cameras/1").status_code == 404
+    assert [e.action for e in env.audit() if e.action.startswith("camera_")] == [
+        "camera_add", "camera_update", "camera_update", "camera_remove"]
+
+
+def test_a_camera_with_footage_cannot_be_deleted(env: Env) -> None:
+    assert add_camera(env).status_code == 201
+    put_segment(env, 1, 1, T0, T0 + 2 * S, b"\0" * 100)
+    r = env.use(env.admin_token).delete("/api/cameras/1")
+    assert r.status_code == 409 and "désactivez-la" in r.json()["message"]
+
+
+def test_a_cross_site_request_is_refused(env: Env) -> None:
+    client = env.use(env.admin_token)
+    body = {"name": "Cam CSRF", "main_url": "rtsp://192.0.2.10/s"}
+    for origin in ("http://evil.example", "null", "http://testserver.evil.example"):
+        r = client.post("/api/cameras", json=body, headers={"origin": origin})
+        assert r.status_code == 403, origin
+        assert r.json()["error"] == "Forbidden"
+    assert client.post("/logout", headers={"origin": "http://evil.example"},
+                       follow_redirects=False).status_code == 403
+    assert client.get("/api/cameras").json() == []
+    r = client.post("/api/cameras", json=body, headers={"origin": "http://testserver"})
+    assert r.status_code == 201
+    assert client.delete("/api/cameras/1",
+                         headers={"origin": "http://evil.example"}).status_code == 403
+    with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(
+            "/api/cameras/1/live", headers={"origin": "http://evil.example"}):
+        pass
+    assert refused.value.code == 4403
+    assert env.audit("live") == []
+
+
+# -- clips and timelines ----------------------------------------------------------------------
+
+def test_clip_range_errors(env: Env) -> None:
+    assert add_camera(env).status_code == 201
+    client = env.use(env.admin_token)
+    r = client.get(f"/api/cameras/1/clip.mp4?from={T0 + 60 * S}&to={T0}")
+    assert r.status_code == 422 and r.json()["field"] == "to"
+    r = client.get(f"/api/cameras/1/clip.mp4?from={T0}&to={T0}")
+    assert r.status_code == 422
+    too_long = T0 + (env.c.settings.max_clip_s + 1) * S
+    assert client.get(f"/api/cameras/1/clip.mp4?from={T0}&to={too_long}").status_code == 422
+    r = client.get("/api/cameras/1/clip.mp4?from=hier&to=demain")
+    assert r.status_code == 422 and r.json()["field"] == "from"
+    r = client.get(f"/api/cameras/1/clip.mp4?from={T0}&to={T0 + 60 * S}")
+    assert r.status_code == 404 and r.json()["error"] == "NoFootage"
+    r = client.get(f"/api/cameras/9/clip.mp4?from={T0}&to={T0 + 60 * S}")
+    assert r.status_code == 404 and r.json()["error"] == "NotFound"
+    r = client.get(f"/api/cameras/1/at?t={T0}")
+    assert r.status_code == 404 and r.json()["error"] == "NoFootage"
+
+
+def test_timeline_json_shape(env: Env) -> None:
+    assert add_camera(env).status_code == 201
+    for seq, (start, end) in enumerate([(0, 4), (4, 8), (12, 16)], start=1):
+        put_segment(env, 1, seq, T0 + start * S, T0 + end * S, b"\0" * 10)
+    env.c.index.insert([], [GapRow(1, "main", T0 + 8 * S, T0 + 12 * S, "camera_offline")])
+    client = env.use(env.admin_token)
+    now = env.clock.now_us()
+
+    r = client.get(f"/api/cameras/1/timeline?from={T0 - 2 * S}&to={T0 + 20 * S}")
+    assert r.status_code == 200
+    assert r.json() == {
+        "camera_id": 1, "from_utc_us": T0 - 2 * S, "to_utc_us": T0 + 20 * S, "now_utc_us": now,
+        "spans": [{"start_utc_us": T0, "end_utc_us": T0 + 8 * S},
+                  {"start_utc_us": T0 + 12 * S, "end_utc_us": T0 + 16 * S}],
+        "gaps": [{"start_utc_us": T0 - 2 * S, "end_utc_us": T0, "reason": "unknown"},
+                 {"start_utc_us": T0 + 8 * S, "end_utc_us": T0 + 12 * S,
+                  "reason": "camera_offline"},
+                 {"start_utc_us": T0 + 16 * S, "end_utc_us": T0 + 20 * S,
+                  "reason": "unknown"}]}
+
+    # ISO times are accepted (Z = UTC; no offset = Paris, UTC+1 in November)
+    iso = client.get(f"/api/cameras/1/timeline?from={iso_utc(T0)}&to=2026-11-25T21:30:08")
+    assert (iso.json()["from_utc_us"], iso.json()["to_utc_us"]) == (T0, T0 + 8 * S)
+    assert iso.json()["gaps"] == []
+
+    default = client.get("/api/cameras/1/timeline").json()
+    assert (default["from_utc_us"], default["to_utc_us"]) == (now - 86_400 * S, now)
+    assert client.get("/api/cameras/9/timeline").status_code == 404
+    assert client.get("/api/cameras/1/timeline?from=x").status_code == 422
+
+
+def test_json_bodies_are_json_and_errors_name_no_internals(env: Env) -> None:
+    client = env.use(env.admin_token)
+    r = client.get("/api/cameras/9")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/json")
+    assert json.loads(r.text)["message"] == "Caméra « 9 » inconnue."
