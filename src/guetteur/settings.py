@@ -69,8 +69,24 @@ class Settings(BaseSettings):
         return (self.storage_dir or self.data_dir / "segments").resolve()
 
 
+NOT_SETTINGS = ("GUETTEUR_CONFIG", "GUETTEUR_TEST_", "GUETTEUR_SIM_")
+
+
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """Refuse a misspelt `GUETTEUR_*` variable instead of silently using a default (a typo in
+    GUETTEUR_DATABASE_URL would otherwise record into a local SQLite file)."""
+    env = os.environ if environ is None else environ
+    known = {f"GUETTEUR_{name.upper()}" for name in Settings.model_fields}
+    unknown = sorted(k for k in env if k.startswith("GUETTEUR_") and k not in known
+                     and not k.startswith(NOT_SETTINGS))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(known))}")
+
+
 def load_settings(config: Path | None = None, **overrides: object) -> Settings:
     """Settings from the environment and an env file, with explicit overrides on top."""
+    check_environment()
     path = config or (Path(os.environ["GUETTEUR_CONFIG"]) if os.environ.get("GUETTEUR_CONFIG")
                       else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None))
     if path is not None and not path.exists():

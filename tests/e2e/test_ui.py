@@ -2,9 +2,9 @@
 recording simulated cameras (the `ui_server` fixture of tests/e2e/conftest.py).
 
 What an operator does without training, in French: log in, watch the live wall, find an
-instant on the playback timeline and watch from there, download a clip. Each test opens its own
-browser (the root `verify_cleanup` fixture forbids processes left behind between tests) and
-stays under ~30 s.
+instant on the playback timeline and watch from there, download a clip. Each test stays under
+~30 s. The `browser` (session) and `ui_server` fixtures come from conftest.py; every test gets
+its own browser context, so no cookie leaks from one test to the next.
 """
 
 from __future__ import annotations
@@ -21,30 +21,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PARIS = ZoneInfo("Europe/Paris")
+CHROMIUM = Path("/usr/bin/chromium")
 
-sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(not CHROMIUM.exists(),
+                                 reason="Chromium is not installed (scripts/setup --tests)")]
 
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium is not installed (scripts/setup --tests)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture
 def page(browser: Any, ui_server: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies) per test, on the `browser` of conftest.py."""
     context = browser.new_context(base_url=ui_server.base_url, accept_downloads=True,
                                   viewport={"width": 1440, "height": 900}, locale="fr-FR",
                                   timezone_id="Europe/Paris")
@@ -155,8 +144,8 @@ def test_playback_click_on_timeline_plays_from_there(page: Any, ui_server: Any) 
     # Zoom to 10 minutes so that one pixel is well under a second, then click at the target.
     page.click("[data-zoom='600']")
     page.wait_for_function(
-        "t => { const d = document.querySelector('#timeline').dataset;"
-        " return +d.viewStartUs <= t && t <= +d.viewEndUs && +d.viewEndUs - +d.viewStartUs <= 6e8; }",
+        "t => { const d = document.querySelector('#timeline').dataset; return +d.viewStartUs <= t"
+        " && t <= +d.viewEndUs && +d.viewEndUs - +d.viewStartUs <= 6e8; }",
         arg=target)
     box = page.locator("#timeline").bounding_box()
     view = page.evaluate("() => ({...document.querySelector('#timeline').dataset})")

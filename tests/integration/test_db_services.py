@@ -6,6 +6,7 @@ Time is a `FakeClock` moved by hand; nothing sleeps for time to pass.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -320,7 +321,7 @@ def test_audit_appends_form_a_verifiable_chain(c: Container, clock: FakeClock) -
     rows = audit_rows(c)
     assert [r.id for r in rows] == ids
     assert rows[0].prev_hash == GENESIS
-    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     assert verify_chain(as_record(r) for r in rows) == (4, None, "ok")
 
     # someone edits the trail directly in the database: the chain names the event

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -232,14 +234,30 @@ def test_shared_clip_without_credentials(clip_cache_dir: Path, tmp_path: Path) -
         assert stop_simulator(proc) == 0
 
 
+def port_outside_ephemeral_range() -> int:
+    """A free port that outgoing connections of other processes cannot take meanwhile."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(100):
+        port = random.randrange(max(low - 12000, 1024), low)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail("no free port found below the ephemeral range")
+
+
 def test_restart_on_the_same_port_after_a_kill(clip_cache_dir: Path, tmp_path: Path) -> None:
     """A camera that dies (SIGKILL, clients connected) and comes back on the same port."""
     status_file = tmp_path / "sim.json"
     procs: list[subprocess.Popen[Any]] = []
     try:
-        procs.append(start_simulator(clip_cache_dir, status_file, "--cameras", "1"))
-        status = wait_for_status(procs[0], status_file)
-        url, port = status["cameras"][0]["main_url"], status["port"]
+        port = port_outside_ephemeral_range()
+        procs.append(
+            start_simulator(clip_cache_dir, status_file, "--cameras", "1", "--port", str(port))
+        )
+        url = wait_for_status(procs[0], status_file)["cameras"][0]["main_url"]
         client = subprocess.Popen(
             [*record_cmd(url, tmp_path / "x.mp4", 30)[:-1], "-f", "null", "-"],
             stderr=subprocess.DEVNULL,

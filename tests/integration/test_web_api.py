@@ -8,6 +8,7 @@ this file.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import shutil
@@ -38,7 +39,8 @@ ADMIN_PW = "Adm1n-l0ng-password"
 LANDLORD_PW = "Ba1lleur-l0ng-password"
 CAM_PW = "Cam3ra-S3cret!"
 PUBLIC = ("/login", "/healthz")
-MEDIA_WORDS = ("media", "clip", "live", "playback", ".m3u8")
+MEDIA_WORDS = ("media", "clip", "live", "playback", ".m3u8", "segment", "/at", "export",
+               "snapshot", "image", "frame", ".mp4")
 MP4_BOXES = (b"ftyp", b"moov", b"moof", b"mdat", b"styp", b"free")
 # every media route gets a valid range, so it is refused for the right reason
 MEDIA_QUERY = f"?from={T0}&to={T0 + 4 * S}&t={T0 + S}&stream=main"
@@ -50,6 +52,7 @@ class RouteInfo:
     methods: frozenset[str]
     websocket: bool
     endpoint_module: str | None
+    endpoint_source: str
 
 
 def app_routes(app: Any) -> list[RouteInfo]:
@@ -65,10 +68,14 @@ def app_routes(app: Any) -> list[RouteInfo]:
     routes = []
     for ctx, original in zip(contexts, originals, strict=True):
         endpoint = getattr(original, "endpoint", None)
+        try:
+            source = inspect.getsource(endpoint) if endpoint is not None else ""
+        except (OSError, TypeError):
+            source = ""
         routes.append(RouteInfo(
             path=ctx.path, methods=frozenset(getattr(ctx, "methods", None) or ()),
             websocket=isinstance(original, WebSocketRoute),
-            endpoint_module=getattr(endpoint, "__module__", None)))
+            endpoint_module=getattr(endpoint, "__module__", None), endpoint_source=source))
     return routes
 
 
@@ -235,6 +242,15 @@ def test_every_media_like_api_route_is_registered_as_media(env: Env) -> None:
         else:
             # pages named live/playback only render HTML; their pixels come from the API
             assert route.endpoint_module == "guetteur.web.routes_pages", route.path
+
+
+def test_media_routes_and_gated_routes_are_the_same_set(env: Env) -> None:
+    """A handler that asks the pixel gate is a media route, and every media route asks it
+    (whatever its path is called)."""
+    for route in app_routes(env.client.app):
+        gated = "authorize_media" in route.endpoint_source
+        assert gated == (route.path in MEDIA_ROUTES), (
+            f"{route.path}: gated={gated}, registered={route.path in MEDIA_ROUTES}")
 
 
 def test_a_landlord_gets_403_and_no_pixel_from_every_media_route(env: Env,
@@ -515,3 +531,19 @@ def test_json_bodies_are_json_and_errors_name_no_internals(env: Env) -> None:
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("application/json")
     assert json.loads(r.text)["message"] == "Caméra « 9 » inconnue."
+
+
+def test_validation_errors_have_the_domain_shape_and_never_echo_the_value(env: Env) -> None:
+    secret = "S3cret-not-to-echo" * 20  # too long for the field: refused by the schema
+    res = add_camera(env, password=secret)
+    assert res.status_code == 422
+    body = res.json()
+    assert body["error"] == "InvalidInput" and body["field"] == "password"
+    assert "S3cret" not in res.text
+
+
+def test_an_unknown_camera_page_is_an_html_page_in_french(env: Env) -> None:
+    res = env.use(env.admin_token).get("/live/999", headers={"accept": "text/html"})
+    assert res.status_code == 404
+    assert res.headers["content-type"].startswith("text/html")
+    assert "Caméra « 999 » inconnue" in res.text and "Retour au mur" in res.text

@@ -44,7 +44,7 @@ def test_an_edit_with_a_recomputed_hash_breaks_the_next_link() -> None:
     records = chain(5)
     forged = sealed(3, records[1].hash, action="login", detail={"n": "forged"})
     records[2] = forged
-    count, bad, why = verify_chain(records)
+    _count, bad, why = verify_chain(records)
     assert bad == 4
     assert "link broken" in why
 

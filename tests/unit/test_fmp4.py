@@ -3,6 +3,7 @@ keyframes, duration, and a file cut in the middle of its last fragment."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import subprocess
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_keyframes_start_a_fragment_every_second(sample: bytes) -> None:
     assert fragments[0].keyframe
     assert any(not f.keyframe for f in fragments)
     # fragments are ~200 ms, laid end to end
-    for before, after in zip(fragments, fragments[1:], strict=False):
+    for before, after in itertools.pairwise(fragments):
         assert after.start == before.end
         assert after.base_decode_time == before.base_decode_time + before.duration_ticks
         assert before.duration_ticks / init.timescale == pytest.approx(0.2, abs=0.05)

@@ -101,3 +101,12 @@ def test_out_of_range_values_are_refused(field: str, value: object) -> None:
 def test_every_setting_is_described() -> None:
     missing = [name for name, f in Settings.model_fields.items() if not f.description]
     assert missing == []
+
+
+def test_a_misspelt_guetteur_variable_is_refused() -> None:
+    from guetteur.settings import check_environment
+
+    with pytest.raises(ValueError, match="GUETTEUR_DATABSE_URL"):
+        check_environment({"GUETTEUR_DATABSE_URL": "postgresql://x"})
+    check_environment({"GUETTEUR_DATABASE_URL": "x", "GUETTEUR_TEST_PG": "y",
+                       "GUETTEUR_SIM_CACHE_DIR": "z", "GUETTEUR_CONFIG": "c"})

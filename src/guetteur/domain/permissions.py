@@ -1,9 +1,10 @@
 """Who may do what: the one pure decision function `can`.
 
 This first version knows the roles the recording foundation needs: `admin` (configuration and,
-in this version, every image right on every camera) and `landlord` (camera health of its own
-partner only, never a pixel). Finer grants (action x scope x validity) extend this function;
-every route that returns pixels already goes through it (see `services/access.py`).
+in this version, every image right on every camera) and `landlord` (never a pixel; the health of
+its own partner's cameras needs the user-to-partner link of the access-control issue, so until
+then a landlord account is refused everything). Finer grants (action x scope x validity) extend
+this function; every route that returns pixels already goes through it (`services/access.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,4 @@ class Principal:
 def can(who: Principal, action: str, camera_id: int | None = None) -> bool:
     if not who.enabled:
         return False
-    if who.role == "landlord":
-        return action == "health"
     return who.role == "admin"

@@ -36,7 +36,7 @@ class AccessGate:
         if not can(who, action, camera_id):
             raise Forbidden("Action non autorisée pour votre compte.")
 
-    def check_media(self, who: Principal, action: str, camera_id: int) -> None:
+    def check_media(self, who: Principal, action: str, camera_id: int | None) -> None:
         """Decision without an audit event: for follow-up byte-range requests of a media
         already opened (and audited) in the same session."""
         if not can(who, action, camera_id):

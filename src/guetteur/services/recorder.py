@@ -100,7 +100,10 @@ class StreamRecorder:
             produced = await self._run_once()
             if produced:
                 backoff = self._config.backoff_min_s
-            self._gap_reason = "camera_offline"
+            error = self.state.last_error or ""
+            storage = any(k in error for k in ("No space left", "Permission denied",
+                                                "Read-only file system"))
+            self._gap_reason = "storage_error" if storage else "camera_offline"
             self._set_state("reconnecting", self.state.last_error or "stream ended")
             log.warning("%s: stream stopped (%s); reconnecting in %.1f s", self.name,
                         self.state.last_error, backoff)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from guetteur.domain import errors as e
@@ -26,10 +29,37 @@ def status_of(exc: e.GuetteurError) -> int:
     return 500
 
 
+def _wants_html(request: Request) -> bool:
+    return (request.method == "GET" and not request.url.path.startswith("/api/")
+            and "text/html" in request.headers.get("accept", ""))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(e.GuetteurError)
-    async def _domain_error(_request: Request, exc: e.GuetteurError) -> JSONResponse:
+    async def _domain_error(request: Request, exc: e.GuetteurError) -> Any:
+        status = status_of(exc)
+        if _wants_html(request):
+            from guetteur.web.deps import render
+
+            return render(request, "error.html", status_code=status, message=exc.message,
+                          status=status)
         body: dict[str, object] = {"error": type(exc).__name__, "message": exc.message}
         if isinstance(exc, e.InvalidInput) and exc.field:
             body["field"] = exc.field
-        return JSONResponse(body, status_code=status_of(exc))
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """Same shape as domain errors; never echoes the rejected value (it may be a
+        password)."""
+        problems = []
+        field = None
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+            field = field or (loc[-1] if loc else None)
+            problems.append(f"{'.'.join(loc) or 'requête'} : {err.get('msg', 'invalide')}")
+        body: dict[str, object] = {"error": "InvalidInput",
+                                   "message": "Requête invalide — " + " ; ".join(problems)}
+        if field:
+            body["field"] = field
+        return JSONResponse(body, status_code=422)

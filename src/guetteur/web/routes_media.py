@@ -1,7 +1,7 @@
 """Routes that return pixels. Every one calls `AccessGate.authorize_media` (which audits)
 before sending a byte: live WebSocket, HLS playlist, segment bytes, clip download.
 
-`tests/integration/test_routes_guarded.py` enumerates the app's routes: a media route added
+`tests/integration/test_web_api.py` enumerates the app's routes: a media route added
 without the gate fails the build.
 """
 
@@ -62,10 +62,10 @@ def _range(from_: str, to: str, max_s: int) -> tuple[int, int]:
 async def playback_playlist(camera_id: int, request: Request, c: Dep, who: Who,
                             from_: From, to: To, stream: str = "main") -> Any:
     start, end = _range(from_, to, 48 * 3600)
-    await asyncio.to_thread(c.registry.get, camera_id)
     await asyncio.to_thread(c.gate.authorize_media, who, "playback", camera_id,
                             range_from_utc_us=start, range_to_utc_us=end,
                             client_addr=client_addr(request), detail={"stream": stream})
+    await asyncio.to_thread(c.registry.get, camera_id)
     segments = await asyncio.to_thread(c.index.covering, camera_id, _stream(stream), start, end)
     return PlainTextResponse(playlist(segments), media_type="application/vnd.apple.mpegurl",
                              headers={"Cache-Control": "no-store"})
@@ -73,6 +73,7 @@ async def playback_playlist(camera_id: int, request: Request, c: Dep, who: Who,
 
 @router.get(media_route("/segments/{segment_id}/media"))
 async def segment_media(segment_id: int, request: Request, c: Dep, who: Who) -> Any:
+    c.gate.check_media(who, "playback", None)  # no hint of which ids exist to the unentitled
     seg = await asyncio.to_thread(c.index.get, segment_id)
     # One audit event per playback session is written for the playlist; segment bytes are
     # requested many times per session (range requests), so they are checked, not each logged
@@ -112,10 +113,10 @@ async def segment_at(camera_id: int, request: Request, c: Dep, who: Who, t: str,
 async def clip(camera_id: int, request: Request, c: Dep, who: Who, from_: From, to: To,
                stream: str = "main") -> Any:
     start, end = _range(from_, to, c.settings.max_clip_s)
-    cam = await asyncio.to_thread(c.registry.get, camera_id)
     await asyncio.to_thread(c.gate.authorize_media, who, "export", camera_id,
                             range_from_utc_us=start, range_to_utc_us=end,
                             client_addr=client_addr(request), detail={"kind": "clip"})
+    cam = await asyncio.to_thread(c.registry.get, camera_id)
     segments = await asyncio.to_thread(c.index.covering, camera_id, _stream(stream), start, end)
     if not segments:
         raise NoFootage("Aucun enregistrement dans cette plage pour cette caméra.")
@@ -139,10 +140,10 @@ async def live(websocket: WebSocket, camera_id: int, stream: str = "main") -> No
     who = ws_principal(websocket)
     try:
         _stream(stream)
-        await asyncio.to_thread(c.registry.get, camera_id)
         event_id = await asyncio.to_thread(
             c.gate.authorize_media, who, "live", camera_id, client_addr=client_addr(websocket),
             range_from_utc_us=c.clock.now_us(), detail={"stream": stream})
+        await asyncio.to_thread(c.registry.get, camera_id)
     except GuetteurError as exc:
         await websocket.close(code=4403, reason=exc.message[:120])
         return

@@ -31,17 +31,19 @@
     const badge = G.el('span', { class: 'badge', dataset: { state: cam.state || 'unknown' } },
       G.stateLabel(cam.state));
     if (cam.last_error && cam.state !== 'recording') badge.title = cam.last_error;
-    const stateCell = G.el('td', {}, badge);
+    const stateCell = G.el('td', { class: 'nowrap' }, badge);
     if (cam.state_since_utc_us) {
-      stateCell.append(G.el('span', { class: 'since muted' },
-        ` depuis ${G.formatDateTime(cam.state_since_utc_us)}`));
+      const since = cam.state_since_utc_us;
+      const sameDay = G.parisDay(since) === G.parisDay(G.nowUs());
+      stateCell.append(G.el('span', { class: 'since muted', title: G.formatDateTime(since) },
+        ` depuis ${sameDay ? G.formatTime(since) : G.formatDateTime(since)}`));
     }
     const actions = G.el('td', { class: 'actions' });
     if (cam.enabled) {
       actions.append(G.el('a', { class: 'btn btn-small', href: `/live/${id}` }, 'Direct'));
     }
     actions.append(G.el('a', { class: 'btn btn-small', href: `/playback/${id}` }, 'Relecture'));
-    const name = G.el('td', { class: 'cam-name' },
+    const name = G.el('td', { class: 'cam-name nowrap' },
       cam.enabled ? G.el('a', { href: `/live/${id}` }, cam.name) : cam.name);
     return G.el('tr', { dataset: { cameraId: cam.id, state: cam.state || 'unknown' } },
       name,

@@ -16,7 +16,11 @@
  * - a closed socket is reopened with exponential backoff (1 s to 15 s), reset once the server
  *   sends an init again; the MediaSource is kept across reconnections so the last image stays
  *   on screen under the overlay;
- * - the video is muted (autoplay policy) and plays inline.
+ * - the video is muted (autoplay policy) and plays inline;
+ * - a frozen image never passes for live: after 3 s without media the overlay says so.
+ *
+ * States (player.state, also video.dataset.playerState): idle, connecting, live, stalled,
+ * camera_offline, disconnected, error, stopped.
  */
 'use strict';
 
@@ -26,6 +30,7 @@
   const KEEP_BEHIND_S = 10;     // buffer kept behind the playhead
   const BACKOFF_MIN_MS = 1000;
   const BACKOFF_MAX_MS = 15000;
+  const STALL_MS = 3000;        // no media for this long while live: say the image is frozen
   const SILENCE_MS = 10000;     // no message for this long while live: reopen the socket
   const TICK_MS = 500;
 
@@ -33,6 +38,7 @@
     connecting: 'Connexion…',
     camera_offline: 'Caméra injoignable – reconnexion…',
     disconnected: 'Connexion au serveur perdue – reconnexion…',
+    stalled: 'Image figée – flux interrompu…',
     silent: 'Flux interrompu – reconnexion…',
     unsupported: 'Format vidéo non pris en charge par ce navigateur.',
     no_mse: 'Ce navigateur ne sait pas lire la vidéo en direct (Media Source Extensions absentes).',
@@ -68,6 +74,7 @@
       this.reconnectTimer = null;
       this.tickTimer = null;
       this.lastMessageAt = 0;
+      this.lastDataAt = 0;
       this.fragmentsAtConnect = 0;
       this.startedAt = 0;
       this.firstFrameMs = null;
@@ -257,6 +264,7 @@
         return;
       }
       const data = ev.data;
+      this.lastDataAt = this.lastMessageAt;
       this.counters.bytes += data.byteLength;
       if (this.expectInit) {
         this.expectInit = false;
@@ -426,7 +434,13 @@
         this._hideOverlay();
         this._setState('live');
       }
-      if (this.ws && this.state === 'live' && performance.now() - this.lastMessageAt > SILENCE_MS) {
+      const now = performance.now();
+      if (this.state === 'live' && now - this.lastDataAt > STALL_MS) {
+        this._setState('stalled');
+        this._showOverlay(MESSAGES.stalled, 'warn');
+      }
+      if (this.ws && (this.state === 'live' || this.state === 'stalled')
+          && now - this.lastMessageAt > SILENCE_MS) {
         this._showOverlay(MESSAGES.silent, 'warn');
         this._setState('disconnected');
         this._closeSocket();

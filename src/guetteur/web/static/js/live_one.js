@@ -20,7 +20,7 @@
     if (lastError && state !== 'recording') badge.title = lastError;
     else badge.removeAttribute('title');
   }
-  showState(cam.state);
+  if (cam.state) showState(cam.state);
 
   if (!cam.enabled) {
     const overlay = G.el('div', { class: 'overlay', dataset: { level: 'warn' } },

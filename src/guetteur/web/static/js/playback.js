@@ -138,7 +138,7 @@
 
   // ------------------------------------------------------------------ hls.js
 
-  function startHls(targetUs) {
+  function startHls(targetUs, autoplay) {
     if (!window.Hls || !window.Hls.isSupported()) {
       showOverlay('Ce navigateur ne peut pas lire les enregistrements (Media Source Extensions absentes).', 'error');
       return;
@@ -146,6 +146,8 @@
     if (hls) { hls.destroy(); hls = null; }
     frags = [];
     pendingSeekUs = targetUs;
+    // A new MediaSource restarts the element's autoplay: keep a paused video paused.
+    video.autoplay = autoplay !== false;
     showOverlay('Chargement de l’enregistrement…', 'info');
     const h = new window.Hls({
       autoStartLoad: false,
@@ -177,7 +179,8 @@
     if (!first) return;
     let target = pendingSeekUs;
     pendingSeekUs = null;
-    if (target == null) {
+    const asked = target != null;
+    if (!asked) {
       // Today: the last half-minute recorded; another day: its first recorded image.
       target = isToday() ? playlistEndUs - 30e6 : frags[0].programDateTime * 1000;
     }
@@ -185,14 +188,14 @@
     if (!p) {
       p = { pos: Math.max(0, last.start + last.duration - 2), utcUs: playlistEndUs - 2e6, snapped: true };
       notice(`Pas d'enregistrement après ${G.formatTime(target)} : lecture de la fin de l'enregistrement.`, 'warn');
-    } else if (p.snapped) {
+    } else if (p.snapped && asked) {
       notice(`Pas d'enregistrement à ${G.formatTime(target)} : lecture à partir de ${G.formatTime(p.utcUs)}.`, 'warn');
     }
     hls.startLoad(p.pos);
     if (Math.abs(video.currentTime - p.pos) > 0.5) {
       try { video.currentTime = p.pos; } catch (err) { /* hls.js seeks once metadata is known */ }
     }
-    play();
+    if (video.autoplay) play();
   }
 
   function onHlsError(d) {
@@ -268,25 +271,32 @@
     timeline.setPlayhead(p.utcUs);
   }
 
-  function reloadPlaylist(targetUs) {
+  function reloadPlaylist(targetUs, keepPaused) {
     reloading = true;
-    const wasPaused = video.paused;
-    startHls(targetUs);
-    video.addEventListener('playing', () => { reloading = false; }, { once: true });
-    setTimeout(() => { reloading = false; if (wasPaused) video.pause(); }, 4000);
+    const autoplay = keepPaused === false || !video.paused;
+    startHls(targetUs, autoplay);
+    const done = () => { reloading = false; };
+    video.addEventListener('seeked', done, { once: true });
+    setTimeout(done, 5000);
   }
 
   function togglePlay() {
     if (video.paused || video.ended) play(); else video.pause();
   }
 
+  // Until the first image of the chosen instant is there, currentTime is not yet where the
+  // operator thinks it is: relative moves would start from the beginning of the day.
+  const ready = () => frags.length && video.readyState >= 1 && !reloading;
+
   function step(seconds) {
+    if (!ready()) return;
     video.pause();
     const max = Number.isFinite(video.duration) ? video.duration : Infinity;
     video.currentTime = Math.min(max, Math.max(0, video.currentTime + seconds));
   }
 
   function jump(seconds) {
+    if (!ready()) return;
     const max = Number.isFinite(video.duration) ? video.duration - 0.1 : Infinity;
     const to = video.currentTime + seconds;
     if (to > max && isToday() && playlistEndUs && recordedAfter(playlistEndUs)) {
@@ -315,17 +325,30 @@
   video.addEventListener('playing', hideOverlay);
   video.addEventListener('seeked', hideOverlayIfPlaying);
   video.addEventListener('loadeddata', hideOverlayIfPlaying);
-  video.addEventListener('ended', () => {
-    // Today: more may have been recorded since the playlist was loaded.
-    if (isToday() && !reloading) {
-      const here = currentUtcUs();
-      refreshTimeline().then(() => {
-        if (playlistEndUs && recordedAfter(playlistEndUs)) reloadPlaylist(here + 100000);
-        else notice("Fin de l'enregistrement disponible.", 'info');
-      });
-    } else {
-      notice('Fin des enregistrements de ce jour.', 'info');
+  // Today: the recording goes on after the playlist was loaded. At its end, wait for the next
+  // segment to be written (one every few seconds), then reload and play on: the operator can
+  // follow a scene up to a few seconds behind live.
+  let followTimer = null;
+  function followRecording(hereUs, startedMs) {
+    clearTimeout(followTimer);
+    if (!video.ended || reloading) return;
+    if (Date.now() - startedMs > 60000) {
+      notice("Fin de l'enregistrement disponible. Pour les images en cours, ouvrez le direct.", 'info');
+      return;
     }
+    notice("Fin de l'enregistrement disponible : en attente de la suite…", 'info');
+    refreshTimeline().then(() => {
+      if (!video.ended) return;
+      if (playlistEndUs && recordedAfter(playlistEndUs)) {
+        notice('');
+        reloadPlaylist(hereUs + 100000, false);
+      }
+      else followTimer = setTimeout(() => followRecording(hereUs, startedMs), 2000);
+    });
+  }
+  video.addEventListener('ended', () => {
+    if (isToday()) followRecording(currentUtcUs(), Date.now());
+    else notice('Fin des enregistrements de ce jour.', 'info');
   });
   syncPlayButton();
 
@@ -352,7 +375,8 @@
       } else {
         clockTime.replaceChildren(G.formatTime(us),
           G.el('span', { class: 'ms' }, `,${G.formatMillis(us)}`));
-        clockDate.textContent = G.formatLongDate(us);
+        const long = G.formatLongDate(us);
+        clockDate.textContent = long.charAt(0).toUpperCase() + long.slice(1);
         stamp.textContent = `${cam.name} · ${G.formatDateTime(us)}`;
         if (!reloading) timeline.setPlayhead(us);
         if (!firstPositionKnown && frags.length && video.readyState >= 1) {
