@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
 from support import ServerProcess, SimulatedCameras, wait_until
 
 CHROMIUM = "/usr/bin/chromium"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psutil
 import pytest
+
 from support import ServerProcess, SimulatedCameras, wait_until
 
 pytestmark = pytest.mark.integration

@@ -8,9 +8,9 @@ camera's `config_version` and is audited with before/after (credentials redacted
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Callable
-import builtins
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
