@@ -37,7 +37,7 @@ async def login(request: Request, c: Annotated[Container, Depends(container)],
         await asyncio.to_thread(c.audit.append, "login_failed", username=username[:64],
                                 client_addr=addr)
         return render(request, "login.html", status_code=401, next=_safe_next(next),
-                      error="Identifiant ou mot de passe incorrect.")
+                      username=username[:64], error="Identifiant ou mot de passe incorrect.")
     token = await asyncio.to_thread(c.accounts.open_session, who, addr)
     await asyncio.to_thread(c.audit.append, "login", user_id=who.user_id,
                             username=who.username, client_addr=addr)

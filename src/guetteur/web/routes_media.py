@@ -23,7 +23,7 @@ from guetteur.adapters.media.clip import ClipPart, remux_clip
 from guetteur.bootstrap import Container
 from guetteur.domain.errors import GuetteurError, InvalidInput, NoFootage, NotFound
 from guetteur.domain.permissions import Principal
-from guetteur.domain.timeutil import from_us, parse_instant
+from guetteur.domain.timeutil import PARIS, from_us, parse_instant
 from guetteur.services.hls import playlist
 from guetteur.web.deps import container
 from guetteur.web.session import client_addr, principal, ws_principal
@@ -128,8 +128,8 @@ async def clip(camera_id: int, request: Request, c: Dep, who: Who, from_: From, 
     except GuetteurError:
         tmp.unlink(missing_ok=True)
         raise
-    stamp = from_us(start).strftime("%Y%m%dT%H%M%SZ")
-    name = f"{cam.name.replace(' ', '_')}_{stamp}.mp4"
+    stamp = from_us(start).astimezone(PARIS).strftime("%Y-%m-%d_%Hh%Mm%Ss")
+    name = f"{cam.name.replace(' ', '_')}_{stamp}_Paris.mp4"
     return FileResponse(tmp, media_type="video/mp4", filename=name,
                         background=BackgroundTask(tmp.unlink, missing_ok=True))
 

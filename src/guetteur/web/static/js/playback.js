@@ -10,6 +10,8 @@
  * today and the recording has grown past the loaded playlist, the playlist is reloaded as soon as
  * the user asks for (or plays into) the newer part.
  *
+ * The clip panel is clip.js, the timeline drawing timeline.js.
+ *
  * Exposes window.guetteurPlayback = {seekTo(utc_us), currentUtcUs(), hls} for tests.
  */
 'use strict';
@@ -33,11 +35,6 @@
   const clockDate = $('pb-clock-date');
   const btnPlay = $('pb-play');
   const tlStatus = $('tl-status');
-  const clipFrom = $('clip-from');
-  const clipTo = $('clip-to');
-  const clipLink = $('clip-download');
-  const clipMsg = $('clip-msg');
-  const clipDuration = $('clip-duration');
 
   const todayDay = () => G.parisDay(G.nowUs());
   const isToday = () => data.day === todayDay();
@@ -49,11 +46,16 @@
   let timelineData = null;
   let reloading = false;
   let firstPositionKnown = false;
-  let clip = { fromUs: null, toUs: null };
   let noticeTimer = null;
 
   const timeline = new Timeline($('timeline'), $('tl-axis'), {
     dayStartUs: DAY_START, dayEndUs: DAY_END, onSeek: (us) => seekTo(us),
+  });
+  const clipPanel = new window.GuetteurClipPanel({
+    cameraId: cam.id,
+    timeline,
+    currentUtcUs: () => currentUtcUs(),
+    spans: () => (timelineData ? timelineData.spans : null),
   });
 
   // ------------------------------------------------------------------ overlay and notices
@@ -250,10 +252,18 @@
     }
     if (!frags.length) { pendingSeekUs = utcUs; return; }
     const beyond = playlistEndUs != null && utcUs >= playlistEndUs - 1e6;
-    if (beyond && isToday() && recordedAfter(playlistEndUs) && !reloading) {
-      reloadPlaylist(utcUs);
+    if (beyond && isToday() && !reloading) {
+      // Recorded since the playlist was loaded? Ask the timeline, then reload if so.
+      refreshTimeline().then(() => {
+        if (recordedAfter(playlistEndUs)) reloadPlaylist(utcUs);
+        else seekLoaded(utcUs);
+      });
       return;
     }
+    seekLoaded(utcUs);
+  }
+
+  function seekLoaded(utcUs) {
     const p = positionFor(utcUs);
     if (!p) {
       const tl = timelineData && timelineData.now_utc_us && utcUs > timelineData.now_utc_us;
@@ -381,7 +391,7 @@
         if (!reloading) timeline.setPlayhead(us);
         if (!firstPositionKnown && frags.length && video.readyState >= 1) {
           firstPositionKnown = true;
-          if (clip.fromUs == null) setClip(Math.floor(us / 1e6) * 1e6, Math.floor(us / 1e6) * 1e6 + 60e6);
+          clipPanel.prefill(us);
         }
       }
     }
@@ -399,7 +409,7 @@
       const total = t.spans.reduce((a, s) => a + (s.end_utc_us - s.start_utc_us), 0) / 1e6;
       $('timeline').dataset.recordedS = String(Math.round(total));
       if (!t.spans.length) notice('Aucun enregistrement ce jour-là.', 'warn');
-      validateClip();
+      clipPanel.validate();
     } catch (err) {
       notice(`Frise indisponible : ${err.message}`, 'error');
     }
@@ -427,63 +437,6 @@
     const us = currentUtcUs();
     const q = us != null ? `?day=${data.day}&t=${us}` : `?day=${data.day}`;
     location.assign(`/playback/${encodeURIComponent(ev.target.value)}${q}`);
-  });
-
-  // ------------------------------------------------------------------ clip download
-
-  function setClip(fromUs, toUs) {
-    clip = { fromUs, toUs };
-    clipFrom.value = fromUs != null ? G.toDatetimeLocal(fromUs) : '';
-    clipTo.value = toUs != null ? G.toDatetimeLocal(toUs) : '';
-    validateClip();
-  }
-
-  function validateClip() {
-    const { fromUs, toUs } = clip;
-    let problem = null;
-    if (fromUs == null || toUs == null) problem = 'Indiquez le début et la fin de l’extrait.';
-    else if (toUs <= fromUs) problem = 'La fin doit être après le début.';
-    else if (timelineData && !timelineData.spans.some((s) => s.start_utc_us < toUs && s.end_utc_us > fromUs)) {
-      problem = 'Aucun enregistrement entre ces deux instants.';
-    }
-    timeline.setClip(fromUs, toUs);
-    clipDuration.textContent = fromUs != null && toUs != null && toUs > fromUs
-      ? `Durée : ${G.formatDuration((toUs - fromUs) / 1e6)}` : '';
-    if (problem) {
-      clipLink.setAttribute('aria-disabled', 'true');
-      clipLink.classList.add('disabled');
-      clipLink.removeAttribute('href');
-      clipMsg.textContent = problem;
-      clipMsg.dataset.level = 'warn';
-    } else {
-      clipLink.setAttribute('aria-disabled', 'false');
-      clipLink.classList.remove('disabled');
-      clipLink.href = `/api/cameras/${camId}/clip.mp4?from=${Math.round(fromUs)}&to=${Math.round(toUs)}&stream=main`;
-      clipMsg.textContent = `Du ${G.formatDateTime(fromUs)} au ${G.formatDateTime(toUs)} (heure de Paris). ` +
-        'Copie exacte de l’enregistrement, sans réencodage ; le téléchargement est journalisé.';
-      clipMsg.dataset.level = 'info';
-    }
-  }
-
-  for (const ev of ['input', 'change']) {
-    clipFrom.addEventListener(ev, () => { clip.fromUs = G.fromDatetimeLocal(clipFrom.value); validateClip(); });
-    clipTo.addEventListener(ev, () => { clip.toUs = G.fromDatetimeLocal(clipTo.value); validateClip(); });
-  }
-  $('clip-mark-from').addEventListener('click', () => {
-    const us = currentUtcUs();
-    if (us == null) return;
-    const to = clip.toUs != null && clip.toUs > us ? clip.toUs : us + 60e6;
-    setClip(us, to);
-  });
-  $('clip-mark-to').addEventListener('click', () => {
-    const us = currentUtcUs();
-    if (us == null) return;
-    setClip(clip.fromUs, us);
-  });
-  clipLink.addEventListener('click', (ev) => {
-    if (clipLink.getAttribute('aria-disabled') === 'true') { ev.preventDefault(); return; }
-    clipMsg.textContent = 'Préparation de l’extrait… le téléchargement va démarrer.';
-    clipMsg.dataset.level = 'info';
   });
 
   // ------------------------------------------------------------------ start
