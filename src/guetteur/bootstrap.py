@@ -25,7 +25,7 @@ from guetteur.services.access import AccessGate
 from guetteur.services.accounts import Accounts
 from guetteur.services.audit import AuditLog
 from guetteur.services.live import LiveHub
-from guetteur.services.recorder import RecorderConfig, RecorderSupervisor
+from guetteur.services.recorder import RecorderConfig, RecorderDeps, RecorderSupervisor
 from guetteur.services.registry import CameraRegistry
 from guetteur.services.retention import RetentionPurger
 from guetteur.services.segment_index import SegmentIndex
@@ -79,9 +79,9 @@ class Container:
             config = RecorderConfig(ffmpeg=s.ffmpeg_path, segment_s=s.segment_duration_s,
                                     timeout_s=s.rtsp_timeout_s, backoff_max_s=s.backoff_max_s,
                                     node=s.node_name)
-            self.supervisor = RecorderSupervisor(
-                self.registry, self.store, self.writer, self.index, self.status, self.clock,
-                config, s.reconcile_interval_s)
+            deps = RecorderDeps(self.store, self.writer, self.index, self.status, self.clock,
+                                config)
+            self.supervisor = RecorderSupervisor(self.registry, deps, s.reconcile_interval_s)
             self._tasks.append(asyncio.create_task(self.supervisor.run(), name="recorders"))
         if purge:
             self._tasks.append(asyncio.create_task(self.purger.run(s.purge_interval_s),

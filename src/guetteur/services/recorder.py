@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from guetteur.adapters.media.ffmpeg import die_with_parent, parse_segment_line, segment_command
@@ -52,22 +52,31 @@ class StreamState:
     last_error: str | None = None
     segments: int = 0
     runs: int = 0
-    pids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecorderDeps:
+    """What every stream recorder of a node shares."""
+
+    store: SegmentStore
+    writer: SegmentWriter
+    index: SegmentIndex
+    status: StatusBoard
+    clock: Clock
+    config: RecorderConfig
 
 
 class StreamRecorder:
-    def __init__(self, target: RecordTarget, stream: str, url: str, store: SegmentStore,
-                 writer: SegmentWriter, index: SegmentIndex, status: StatusBoard,
-                 clock: Clock, config: RecorderConfig) -> None:
+    def __init__(self, target: RecordTarget, stream: str, url: str, deps: RecorderDeps) -> None:
         self.target = target
         self.stream = stream
         self._url = url
-        self._store = store
-        self._writer = writer
-        self._index = index
-        self._status = status
-        self._clock = clock
-        self._config = config
+        self._store = deps.store
+        self._writer = deps.writer
+        self._index = deps.index
+        self._status = deps.status
+        self._clock = deps.clock
+        self._config = deps.config
         self.state = StreamState()
         self._proc: asyncio.subprocess.Process | None = None
         self._gap_reason = "recorder_stopped"
@@ -128,7 +137,6 @@ class StreamRecorder:
             self.state.last_error = f"cannot start ffmpeg: {exc}"
             return False
         proc = self._proc
-        self.state.pids = [proc.pid]
         errors: list[str] = []
         stderr_task = asyncio.create_task(self._read_stderr(proc, errors),
                                           name=f"{self.name}:stderr")
@@ -214,16 +222,11 @@ class StreamRecorder:
 
 
 class RecorderSupervisor:
-    def __init__(self, registry: CameraRegistry, store: SegmentStore, writer: SegmentWriter,
-                 index: SegmentIndex, status: StatusBoard, clock: Clock,
-                 config: RecorderConfig, reconcile_interval_s: float = 2.0) -> None:
+    def __init__(self, registry: CameraRegistry, deps: RecorderDeps,
+                 reconcile_interval_s: float = 2.0) -> None:
         self._registry = registry
-        self._store = store
-        self._writer = writer
-        self._index = index
-        self._status = status
-        self._clock = clock
-        self._config = config
+        self._deps = deps
+        self._status = deps.status
         self._interval = reconcile_interval_s
         self._tasks: dict[tuple[int, str], tuple[StreamRecorder, asyncio.Task[None], int]] = {}
         self._wake = asyncio.Event()
@@ -262,7 +265,8 @@ class RecorderSupervisor:
     async def reconcile(self) -> None:
         if self._stopping:
             return
-        targets = await asyncio.to_thread(self._registry.record_targets, self._config.node)
+        targets = await asyncio.to_thread(self._registry.record_targets,
+                                          self._deps.config.node)
         wanted: dict[tuple[int, str], tuple[RecordTarget, str]] = {}
         for target in targets:
             wanted[(target.camera_id, "main")] = (target, target.main_url)
@@ -277,8 +281,7 @@ class RecorderSupervisor:
             if key in self._tasks or self._stopping:
                 continue
             rec = StreamRecorder(target, key[1], with_credentials(url, target.credentials),
-                                 self._store, self._writer, self._index, self._status,
-                                 self._clock, self._config)
+                                 self._deps)
             task = asyncio.create_task(self._guard(rec), name=rec.name)
             self._tasks[key] = (rec, task, target.config_version)
             log.info("%s: started", rec.name)
