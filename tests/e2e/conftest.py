@@ -60,8 +60,10 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         sim.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Module-scoped: Playwright's sync API keeps an event loop running in this thread, which
+    must be gone before any asyncio test runs."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
