@@ -43,6 +43,19 @@ def machine() -> str:
             f"kernel={platform.release()}, load average before the run: {load}")
 
 
+def code_version() -> str:
+    """The commit measured, and whether src/ had uncommitted changes."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                              check=False).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", "src")
+    return f"code: {commit}{' + uncommitted changes in src/' if dirty else ''}"
+
+
 def free_disk_gib(path: Path) -> float:
     return shutil.disk_usage(path).free / 2**30
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import command_line, machine, percentile, table
+from _common import code_version, command_line, machine, percentile, table
 
 from guetteur.adapters.media.ffmpeg import FRAGMENT_US, die_with_parent
 from guetteur.adapters.simulator.frameindex import decode_frame_index
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  {command_line()}")
-    print(f"# {machine()}")
+    print(f"# {machine()}; {code_version()}")
     loop = args.clip_seconds * FPS
     work = Path(tempfile.mkdtemp(prefix="guetteur-bench-live-"))
     sim = SimulatedCameras(work, cameras=2, clip_seconds=args.clip_seconds, shared_clip=False)

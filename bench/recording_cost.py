@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from _common import TreeMeter, command_line, cpu_s, free_disk_gib, machine, table
+from _common import TreeMeter, code_version, command_line, cpu_s, free_disk_gib, machine, table
 
 from guetteur.adapters.media.ffmpeg import baseline_command, die_with_parent
 from guetteur.adapters.media.fmp4 import scan_file
@@ -183,7 +183,9 @@ async def run_guetteur(n: int, sim: SimulatedCameras, sim_proc: psutil.Process, 
                 join = abs(nxt.start_utc_us - prev.end_utc_us)
                 max_join = max(max_join, join)
                 res.holes += join > HOLE_US
-            exp, amb = expected_segments(first_seen[i], stopped, segment_s)
+            # the recorder's wall-clock start of the camera's first segment (first packet)
+            media_start = rows[0].start_utc_us / 1e6 if rows else first_seen[i]
+            exp, amb = expected_segments(media_start, stopped, segment_s)
             res.expected += exp
             res.ambiguous += amb
             paths = [c.store.path_of(r.storage_key) for r in rows]
@@ -256,13 +258,15 @@ async def run_baseline(n: int, sim: SimulatedCameras, sim_proc: psutil.Process, 
                 p.wait()
         errlog.close()
     per_cam_cov = []
-    for i, folder in enumerate(folders):
+    for folder in folders:
         files = sorted(folder.glob("*.mp4"))
         res.written += len(files)
-        exp, amb = expected_segments(first_seen[i], stopped, segment_s)
+        media_s = media_seconds(files)
+        # no wall clock of the first packet here: assume the media ran up to the stop
+        exp, amb = expected_segments(stopped - media_s, stopped, segment_s)
         res.expected += exp
         res.ambiguous += amb
-        per_cam_cov.append(media_seconds(files) / (stopped - started))
+        per_cam_cov.append(media_s / (stopped - started))
     res.coverage = sum(per_cam_cov) / n
     res.min_cam_coverage = min(per_cam_cov)
     return res
@@ -308,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  {command_line()}")
-    print(f"# {machine()}")
+    print(f"# {machine()}; {code_version()}")
     all_results: list[Result] = []
     for n in args.cameras:
         need_gib = n * MAIN_BYTES_PER_S * (args.seconds + 60) / 2**30
@@ -345,8 +349,11 @@ def main(argv: list[str] | None = None) -> int:
           " process) / N. Media coverage: media seconds in the files / wall seconds from"
           " launching the recorders to the stop (so it includes the startup). Startup: from"
           " launching the recorders to the last camera's first file. Segments expected:"
-          " 1 + (wall seconds from the camera's first file to the stop) // segment length"
-          " ('-k ok': k cameras stopped within a GOP after a cut, one fewer is fine there).")
+          " 1 + (wall seconds from the camera's first packet to the stop) // segment length,"
+          " the first packet's wall time being the recorder's start of its first segment"
+          " (Guetteur) or the stop minus the media recorded (baseline: an estimate that"
+          " assumes no hole); '-k ok': k cameras stopped within a GOP after a cut, one fewer"
+          " is fine there. Holes: joins > 1.5 s between consecutive indexed segments.")
     return 1 if any(r.lost or r.notes for r in all_results) else 0
 
 

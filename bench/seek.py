@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from _common import REPO, command_line, machine, percentile, table
+from _common import REPO, code_version, command_line, machine, percentile, table
 from sqlalchemy import insert
 
 from guetteur.adapters.db.models import Segment
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         serve(args)
         return 0
     print(f"# {time.strftime('%Y-%m-%d %H:%M:%S %Z')}  {command_line()}")
-    print(f"# {machine()}")
+    print(f"# {machine()}; {code_version()}")
     rng = random.Random(args.seed)
     now_us = time.time_ns() // 1000
     per_camera = args.days * 1440

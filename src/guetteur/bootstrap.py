@@ -24,6 +24,7 @@ from guetteur.domain.clock import Clock, SystemClock
 from guetteur.services.access import AccessGate
 from guetteur.services.accounts import Accounts
 from guetteur.services.audit import AuditLog
+from guetteur.services.grants import Grants
 from guetteur.services.live import LiveHub
 from guetteur.services.recorder import RecorderConfig, RecorderDeps, RecorderSupervisor
 from guetteur.services.registry import CameraRegistry
@@ -47,6 +48,7 @@ class Container:
     registry: CameraRegistry
     index: SegmentIndex
     accounts: Accounts
+    grants: Grants
     gate: AccessGate
     purger: RetentionPurger
     writer: SegmentWriter | None = None
@@ -118,10 +120,15 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
     box = SecretBox(settings.secret_key or _dev_key(settings))
     registry = CameraRegistry(sessions, box, clock, audit)
     index = SegmentIndex(sessions)
-    accounts = Accounts(sessions, clock, settings.session_idle_s, settings.session_absolute_s)
+    accounts = Accounts(sessions, clock, box, settings.session_idle_s,
+                        settings.session_absolute_s)
+    grants = Grants(sessions, clock)
+    gate = AccessGate(sessions, grants, audit, clock)
+    registry.on_change(gate.invalidate)
     return Container(settings=settings, engine=engine, sessions=sessions, clock=clock,
                      store=store, audit=audit, registry=registry, index=index,
-                     accounts=accounts, gate=AccessGate(audit),
+                     accounts=accounts, grants=grants,
+                     gate=gate,
                      purger=RetentionPurger(sessions, store, clock, audit))
 
 

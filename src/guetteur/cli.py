@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from guetteur.cli_admin import camera_app, partner_app, user_app
+from guetteur.cli_admin import audit_app, camera_app, grant_app, partner_app, user_app
 from guetteur.cli_common import ConfigOpt, JsonOpt, container, handled, out, setup_logging
 
 app = typer.Typer(help="Guetteur : vidéoprotection urbaine (CSU).", no_args_is_help=True,
@@ -19,6 +19,8 @@ app = typer.Typer(help="Guetteur : vidéoprotection urbaine (CSU).", no_args_is_
 app.add_typer(camera_app, name="camera")
 app.add_typer(partner_app, name="partner")
 app.add_typer(user_app, name="user")
+app.add_typer(grant_app, name="grant")
+app.add_typer(audit_app, name="audit")
 
 
 # -- server ---------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from datetime import date
 from typing import Annotated, Any
@@ -17,6 +18,8 @@ camera_app = typer.Typer(help="Caméras : ajouter, lister, modifier, supprimer."
                          no_args_is_help=True)
 partner_app = typer.Typer(help="Bailleurs partenaires.", no_args_is_help=True)
 user_app = typer.Typer(help="Comptes utilisateurs.", no_args_is_help=True)
+grant_app = typer.Typer(help="Droits d'accès aux images.", no_args_is_help=True)
+audit_app = typer.Typer(help="Journal d'audit.", no_args_is_help=True)
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="URL RTSP du flux principal")]
 SubOpt = Annotated[str | None, typer.Option("--sub-url", help="URL RTSP du flux secondaire")]
@@ -156,21 +159,213 @@ def partner_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
             typer.echo(f"{r['id']:>4}  {r['name']}")
 
 
+def _audit(c: Any, action: str, **detail: Any) -> None:
+    c.audit.append(action, username="cli", client_addr="cli", detail=detail)
+
+
+def _read_password() -> str | None:
+    if sys.stdin.isatty():
+        return None
+    return sys.stdin.readline().rstrip("\n") or None
+
+
 @user_app.command("add")
 @handled
 def user_add(username: str,
-             role: Annotated[str, typer.Option(help="admin ou landlord")] = "admin",
+             role: Annotated[str, typer.Option(help="admin, supervisor, operator, "
+                                                    "investigator, landlord, auditor")],
              full_name: Annotated[str | None, typer.Option("--full-name")] = None,
+             partner: Annotated[str | None, typer.Option(help="bailleur (comptes landlord)")]
+             = None,
+             habilitation_until: Annotated[str | None, typer.Option(
+                 help="fin d'habilitation (ISO 8601, heure de Paris)")] = None,
              config: ConfigOpt = None) -> None:
-    """Crée un compte ; mot de passe lu sur l'entrée standard (ou généré et affiché)."""
+    """Crée un compte ; mot de passe lu sur l'entrée standard (ou généré et affiché une fois)."""
+    from guetteur.domain.timeutil import parse_instant
     from guetteur.services.accounts import generate_password
 
-    password = "" if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
-    generated = not password
+    password = _read_password()
+    generated = password is None
     password = password or generate_password()
     c = container(config)
-    who = c.accounts.add_user(username, password, role, full_name)
-    c.audit.append("user_add", username="cli", detail={"user": who.username, "role": role})
+    until = parse_instant(habilitation_until, "habilitation_until") if habilitation_until \
+        else None
+    who = c.accounts.add_user(username, password, role, full_name, partner, until)
+    _audit(c, "user_add", after=c.accounts.get(who.user_id).public())
     typer.echo(f"compte {who.username} créé (rôle {role})")
     if generated:
-        typer.echo(f"mot de passe généré : {password}")
+        typer.echo(f"mot de passe généré (affiché une seule fois) : {password}")
+
+
+@user_app.command("list")
+@handled
+def user_list(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Liste les comptes."""
+    users = container(config).accounts.list()
+    if as_json:
+        out([u.public() for u in users])
+        return
+    for u in users:
+        flags = ("" if u.enabled else " désactivé") + (" 2FA" if u.totp_enrolled else "")
+        typer.echo(f"{u.id:>4}  {u.username:<20} {u.role:<13} {u.partner or '-':<16}{flags}")
+
+
+@user_app.command("show")
+@handled
+def user_show(username: str, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Affiche un compte et ses droits."""
+    c = container(config)
+    data = c.accounts.get(username).public()
+    data["grants"] = [g.public() for g in c.grants.list(username, include_revoked=True)]
+    if as_json:
+        out(data)
+        return
+    for key, value in data.items():
+        if key != "grants":
+            typer.echo(f"{key:>26} : {value}")
+    for g in data["grants"]:
+        typer.echo(f"  droit {g['id']}: {g['action']} {g['scope_kind']} {g['scope_value'] or ''}"
+                   f"{' (révoqué)' if g['revoked_utc_us'] else ''}")
+
+
+@user_app.command("disable")
+@handled
+def user_disable(username: str, config: ConfigOpt = None) -> None:
+    """Désactive un compte (ses sessions prennent fin immédiatement)."""
+    c = container(config)
+    before, after = c.accounts.update(username, enabled=False)
+    _audit(c, "user_update", before=before.public(), after=after.public())
+    typer.echo(f"compte {username} désactivé")
+
+
+@user_app.command("enable")
+@handled
+def user_enable(username: str, config: ConfigOpt = None) -> None:
+    """Réactive un compte."""
+    c = container(config)
+    before, after = c.accounts.update(username, enabled=True)
+    _audit(c, "user_update", before=before.public(), after=after.public())
+    typer.echo(f"compte {username} réactivé")
+
+
+@user_app.command("reset")
+@handled
+def user_reset(username: str, config: ConfigOpt = None) -> None:
+    """Nouveau mot de passe (entrée standard, ou généré) et second facteur à ré-enrôler."""
+    from guetteur.services.accounts import generate_password
+
+    password = _read_password()
+    generated = password is None
+    password = password or generate_password()
+    c = container(config)
+    c.accounts.set_password(username, password, reset_totp=True)
+    _audit(c, "user_reset", user=username, password="[redacted]", second_factor="reset")
+    typer.echo(f"compte {username} réinitialisé (second facteur à ré-enrôler)")
+    if generated:
+        typer.echo(f"mot de passe généré (affiché une seule fois) : {password}")
+
+
+@user_app.command("totp-code")
+@handled
+def user_totp_code(username: str, config: ConfigOpt = None) -> None:
+    """Code TOTP courant d'un compte (démonstration et tests ; refusé en production)."""
+    c = container(config)
+    if c.settings.mode == "production":
+        raise ValueError("refusé en mode production : utilisez une application "
+                         "d'authentification")
+    user = c.accounts.get(username)
+    c.audit.append("totp_code_shown", username="cli", client_addr="cli",
+                   detail={"user": user.username})
+    typer.echo(c.accounts.current_code(user.id))
+
+
+@grant_app.command("add")
+@handled
+def grant_add(username: str,
+              action: Annotated[str, typer.Option(help="live, playback, export, ptz, audit")],
+              scope: Annotated[str, typer.Option(help="all, site, owner ou cameras")] = "all",
+              value: Annotated[str | None, typer.Option(
+                  help="site, propriétaire, ou caméras séparées par des virgules")] = None,
+              valid_from: Annotated[str | None, typer.Option("--from")] = None,
+              valid_until: Annotated[str | None, typer.Option("--until")] = None,
+              config: ConfigOpt = None) -> None:
+    """Donne un droit à un compte (action x portée x validité)."""
+    from guetteur.domain.timeutil import parse_instant
+
+    c = container(config)
+    grant = c.grants.add(username, action, scope, value,
+                         parse_instant(valid_from, "from") if valid_from else None,
+                         parse_instant(valid_until, "until") if valid_until else None, "cli")
+    _audit(c, "grant_add", after=grant.public())
+    typer.echo(f"droit {grant.id} : {username} {action} {scope} {grant.scope_value or ''}")
+
+
+@grant_app.command("list")
+@handled
+def grant_list(username: Annotated[str | None, typer.Argument()] = None,
+               include_revoked: Annotated[bool, typer.Option("--all")] = False,
+               config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Liste les droits (d'un compte, ou de tous)."""
+    grants = container(config).grants.list(username, include_revoked)
+    if as_json:
+        out([g.public() for g in grants])
+        return
+    for g in grants:
+        typer.echo(f"{g.id:>4}  {g.username:<20} {g.action:<9} {g.scope_kind:<8} "
+                   f"{g.scope_value or '-':<20}{' révoqué' if g.revoked_utc_us else ''}")
+
+
+@grant_app.command("revoke")
+@handled
+def grant_revoke(grant_id: int, config: ConfigOpt = None) -> None:
+    """Révoque un droit (il reste au registre)."""
+    c = container(config)
+    grant = c.grants.revoke(grant_id, "cli")
+    _audit(c, "grant_revoke", after=grant.public())
+    typer.echo(f"droit {grant_id} révoqué")
+
+
+@audit_app.command("verify")
+@handled
+def audit_verify(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Vérifie la chaîne du journal : nomme le premier événement modifié, supprimé, inséré ou
+    déplacé."""
+    from guetteur.services.audit import verify
+
+    c = container(config)
+    report = verify(c.settings.db_url, c.sessions)
+    if as_json:
+        out({"ok": report.ok, "events": report.events, "first_bad_id": report.first_bad_id,
+             "problem": report.problem, "seconds": round(report.seconds, 3)})
+    elif report.ok:
+        typer.echo(f"OK : {report.events} événements vérifiés en {report.seconds:.2f} s")
+    else:
+        typer.secho(f"ALTÉRATION : premier événement en cause n° {report.first_bad_id} "
+                    f"({report.problem})", fg="red")
+    if not report.ok:
+        raise typer.Exit(3)
+
+
+@audit_app.command("export")
+@handled
+def audit_export(from_: Annotated[str | None, typer.Option("--from")] = None,
+                 to: Annotated[str | None, typer.Option("--to")] = None,
+                 fmt: Annotated[str, typer.Option("--format", help="csv")] = "csv",
+                 output: Annotated[str | None, typer.Option("--output", "-o")] = None,
+                 config: ConfigOpt = None) -> None:
+    """Registre des accès au format CSV (sur la sortie standard ou dans un fichier)."""
+    from guetteur.domain.timeutil import parse_instant
+    from guetteur.services.audit import to_csv
+
+    if fmt != "csv":
+        raise ValueError("seul le format csv est disponible")
+    c = container(config)
+    start = parse_instant(from_, "from") if from_ else None
+    end = parse_instant(to, "to") if to else None
+    c.audit.append("audit_export", username="cli", client_addr="cli",
+                   range_from_utc_us=start, range_to_utc_us=end)
+    with contextlib.ExitStack() as stack:
+        stream = (stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
+                  if output else sys.stdout)
+        for chunk in to_csv(c.audit.iter_events(start, end)):
+            stream.write(chunk)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -46,6 +47,34 @@ def _env_file(data_dir: Path, port: int, segment_s: int) -> Path:
             f"GUETTEUR_HTTP_PORT={port}\n"
             f"GUETTEUR_SEGMENT_DURATION_S={segment_s}\n")
     return path
+
+
+DEMO_USERS = {"operateur": ("operator", None), "bailleur.rives": ("landlord", "Habitat Rives"),
+              "dpo": ("auditor", None)}
+
+
+def _demo_accounts(c: Any) -> dict[str, Any]:
+    """admin (every image right), an operator (city cameras), a landlord, an auditor; each run
+    gives them fresh passwords (printed) and keeps their second factor."""
+    passwords: dict[str, Any] = {"others": {}}
+    users = {("admin", "admin", None), *((n, r, p) for n, (r, p) in DEMO_USERS.items())}
+    for name, role, partner in sorted(users):
+        password = generate_password()
+        try:
+            c.accounts.add_user(name, password, role, None, partner)
+            if role == "admin":
+                for action in ("live", "playback", "export"):
+                    c.grants.add(name, action, actor="demo")
+            elif role == "operator":
+                for action in ("live", "playback"):
+                    c.grants.add(name, action, "owner", "city", actor="demo")
+        except Conflict:
+            c.accounts.set_password(name, password)
+        if name == "admin":
+            passwords["admin"] = password
+        else:
+            passwords["others"][name] = (role, password)
+    return passwords
 
 
 def start_simulator(cameras: int, rtsp_port: int, data_dir: Path,
@@ -92,16 +121,18 @@ def run_demo(cameras: int, data_dir: Path, port: int, rtsp_port: int, segment_s:
                 owner=owner, site=site, latitude=lat, longitude=lon,
                 purposes=("voie publique",) if owner == "city" else ("parties communes",),
                 authorisation_ref=f"AP-2026-{100 + i}", retention_days=30), actor="demo")
-        password = generate_password()
-        try:
-            c.accounts.add_user("admin", password, "admin", "Administrateur démo")
-        except Conflict:
-            c.accounts.set_password("admin", password)
+        accounts = _demo_accounts(c)
         host = c.settings.http_host
         typer.secho("\n  Guetteur (démo) est prêt :", bold=True)
         typer.echo(f"    URL          : http://{host}:{port}/")
         typer.echo("    identifiant  : admin")
-        typer.echo(f"    mot de passe : {password}")
+        typer.echo(f"    mot de passe : {accounts['admin']}")
+        typer.echo("    second facteur : à la première connexion, ajoutez le QR code à une "
+                   "application d'authentification (TOTP) ;")
+        typer.echo("                     sans téléphone : `.venv/bin/guetteur user totp-code "
+                   "admin` (démo uniquement)")
+        typer.echo("    autres comptes : " + ", ".join(
+            f"{name} ({role}) / {pw}" for name, (role, pw) in accounts["others"].items()))
         typer.echo(f"    caméras      : {len(cams)} simulées (RTSP sur le port {rtsp_port})")
         typer.echo(f"    données      : {data_dir.resolve()} (configuration {env})")
         typer.echo("  Ctrl-C pour arrêter.\n")

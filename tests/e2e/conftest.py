@@ -21,11 +21,17 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 @dataclass
 class UiServer:
+    """Admin (live/playback/export on every camera), an operator granted live+playback on
+    camera 1 only, a landlord whose partner owns camera 2. Image accounts enrol their second
+    factor at first login (the test reads the secret on the enrolment page)."""
+
     base_url: str
     username: str
     password: str
     camera_ids: list[int] = field(default_factory=list)
     server: ServerProcess | None = None
+    operator: tuple[str, str] = ("operateur", "operateur-password-42")
+    landlord: tuple[str, str] = ("bailleur", "bailleur-password-42")
 
 
 def _segment_counts(db: Path) -> dict[int, int]:
@@ -43,18 +49,33 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
     sim = SimulatedCameras(work, cameras=2, shared_clip=False).start()
     server = ServerProcess(work / "var", segment_duration_s=4)
     try:
-        for i in range(2):
-            res = server.cli("camera", "add", f"CAM-0{i + 1}", "--url", sim.url(i),
-                             "--sub-url", sim.url(i, "sub"), "--site", f"Site {i + 1}")
-            assert res.returncode == 0, res.stderr
-        password = "e2e-admin-password-42"
-        res = server.cli("user", "add", "admin", "--role", "admin", stdin=password + "\n")
-        assert res.returncode == 0, res.stderr
+        ui = UiServer(server.base_url, "admin", "e2e-admin-password-42", [1, 2], server)
+        steps = [
+            (("partner", "add", "Habitat Rives"), None),
+            (("camera", "add", "CAM-01", "--url", sim.url(0), "--sub-url", sim.url(0, "sub"),
+              "--site", "Site 1"), None),
+            (("camera", "add", "CAM-02", "--url", sim.url(1), "--sub-url", sim.url(1, "sub"),
+              "--site", "Résidence Les Tilleuls", "--owner", "Habitat Rives"), None),
+            (("user", "add", "admin", "--role", "admin"), ui.password),
+            (("user", "add", ui.operator[0], "--role", "operator"), ui.operator[1]),
+            (("user", "add", ui.landlord[0], "--role", "landlord", "--partner",
+              "Habitat Rives"), ui.landlord[1]),
+            (("grant", "add", "admin", "--action", "live"), None),
+            (("grant", "add", "admin", "--action", "playback"), None),
+            (("grant", "add", "admin", "--action", "export"), None),
+            (("grant", "add", ui.operator[0], "--action", "live", "--scope", "cameras",
+              "--value", "CAM-01"), None),
+            (("grant", "add", ui.operator[0], "--action", "playback", "--scope", "cameras",
+              "--value", "CAM-01"), None),
+        ]
+        for args, stdin in steps:
+            res = server.cli(*args, stdin=stdin + "\n" if stdin else None)
+            assert res.returncode == 0, (args, res.stdout, res.stderr)
         server.start()
         db = server.data_dir / "guetteur.db"
         wait_until(lambda: len(_segment_counts(db)) == 2
                    and min(_segment_counts(db).values()) >= 3, 60, "15 s of recording")
-        yield UiServer(server.base_url, "admin", password, [1, 2], server)
+        yield ui
     finally:
         server.stop()
         sim.stop()

@@ -42,3 +42,13 @@ class SecretBox:
                 "Camera credentials cannot be decrypted: the secret key changed. Re-enter the "
                 "camera's credentials with `guetteur camera update`.") from None
         return Credentials(data["u"], data["p"])
+
+    def seal_text(self, text: str) -> bytes:
+        return self._fernet.encrypt(text.encode())
+
+    def open_text(self, token: bytes) -> str:
+        try:
+            return self._fernet.decrypt(token).decode()
+        except InvalidToken:
+            raise GuetteurError("A stored secret cannot be decrypted: the secret key changed. "
+                                "Reset the account's second factor.") from None

@@ -30,6 +30,7 @@ class AuditRecord:
     detail: str
     prev_hash: str
     hash: str
+    reason: str | None = None
 
 
 def canonical_detail(detail: dict[str, Any]) -> str:
@@ -39,9 +40,14 @@ def canonical_detail(detail: dict[str, Any]) -> str:
 
 def event_hash(prev_hash: str, at_utc_us: int, user_id: int | None, username: str | None,
                action: str, camera_id: int | None, range_from_utc_us: int | None,
-               range_to_utc_us: int | None, client_addr: str | None, detail: str) -> str:
-    fields = [prev_hash, at_utc_us, user_id, username, action, camera_id, range_from_utc_us,
-              range_to_utc_us, client_addr, detail]
+               range_to_utc_us: int | None, client_addr: str | None, detail: str,
+               reason: str | None = None) -> str:
+    """SHA-256 of the canonical JSON of the fields. `reason` (added in schema 0002) is
+    appended only when present, so events written before it keep their hash."""
+    fields: list[object] = [prev_hash, at_utc_us, user_id, username, action, camera_id,
+                            range_from_utc_us, range_to_utc_us, client_addr, detail]
+    if reason is not None:
+        fields.append(reason)
     payload = json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -56,7 +62,7 @@ def verify_chain(records: Iterable[AuditRecord]) -> tuple[int, int | None, str]:
             return count, rec.id, "previous-hash link broken (event deleted, inserted or moved)"
         expected = event_hash(rec.prev_hash, rec.at_utc_us, rec.user_id, rec.username,
                               rec.action, rec.camera_id, rec.range_from_utc_us,
-                              rec.range_to_utc_us, rec.client_addr, rec.detail)
+                              rec.range_to_utc_us, rec.client_addr, rec.detail, rec.reason)
         if expected != rec.hash:
             return count, rec.id, "content does not match its hash (event modified)"
         prev = rec.hash

@@ -1,30 +1,47 @@
-"""Accounts and web sessions.
+"""Accounts, second factor and web sessions.
 
-Passwords are hashed with argon2id. A session token is 32 random bytes sent once in an
-HttpOnly, SameSite=Strict cookie; only its SHA-256 is stored, so a database leak gives no
-usable session. Sessions expire after `idle_s` without a request and `absolute_s` after login.
+- Passwords: argon2id. Named accounts only; a disabled account can neither log in nor keep a
+  session.
+- Lockout: `MAX_FAILURES` wrong passwords in a row lock the account for `LOCK_S`; each failure
+  and each lock is audited by the caller (web or CLI).
+- Second factor: TOTP (RFC 6238, 30 s, 6 digits, ±1 step), secret sealed with the SecretBox,
+  mandatory for every role that can see images (`IMAGE_ROLES`). A code is accepted once: the
+  last accepted time step is stored, so a shoulder-surfed code cannot be replayed.
+- Sessions: a random token in an HttpOnly, SameSite=Strict cookie; only its SHA-256 is stored.
+  A session is `full`, or `mfa`/`enrol` while the second factor is pending (such a session
+  opens nothing but the second-factor pages). Each has its CSRF token. Sessions expire after
+  `idle_s` without a request and `absolute_s` after login; disabling a user or resetting its
+  password ends its sessions.
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
+import hmac
 import secrets
+from dataclasses import dataclass
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from guetteur.adapters.db.models import User, WebSession
+from guetteur.adapters.db.models import Partner, User, WebSession
+from guetteur.adapters.secrets import SecretBox
 from guetteur.domain.clock import Clock
 from guetteur.domain.errors import Conflict, InvalidInput, NotFound
-from guetteur.domain.permissions import ROLES, Principal
+from guetteur.domain.permissions import IMAGE_ROLES, ROLES, Principal
 
-_HASHER = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
+_HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory defaults
 _DUMMY_HASH = _HASHER.hash("timing-equaliser")
 MIN_PASSWORD = 12
+MAX_FAILURES = 5
+LOCK_S = 15 * 60
+ISSUER = "Guetteur"
 
 
 def _digest(token: str) -> str:
@@ -35,16 +52,96 @@ def generate_password() -> str:
     return secrets.token_urlsafe(15)
 
 
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InvalidInput(f"Mot de passe trop court : {MIN_PASSWORD} caractères minimum.",
+                           "password")
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    full_name: str | None
+    role: str
+    enabled: bool
+    partner: str | None
+    habilitation_until_utc_us: int | None
+    totp_enrolled: bool
+    locked_until_utc_us: int | None
+    created_utc_us: int
+
+    def public(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """`status`: ok, bad (wrong name or password), locked (now or just now), disabled."""
+
+    status: str
+    principal: Principal | None = None
+    needs: str = "full"  # full | mfa | enrol
+    locked_now: bool = False
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    principal: Principal
+    stage: str
+    csrf_token: str
+
+
 class Accounts:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, idle_s: int,
-                 absolute_s: int) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, box: SecretBox,
+                 idle_s: int, absolute_s: int) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._box = box
         self._idle_us = idle_s * 1_000_000
         self._absolute_us = absolute_s * 1_000_000
 
-    def add_user(self, username: str, password: str, role: str,
-                 full_name: str | None = None) -> Principal:
+    # -- users --------------------------------------------------------------------------------
+    @staticmethod
+    def _principal(user: User) -> Principal:
+        return Principal(user.id, user.username, user.role, user.enabled, user.partner_id,
+                         user.habilitation_until_utc_us)
+
+    def _view(self, db: Session, user: User) -> UserView:
+        partner = None
+        if user.partner_id is not None:
+            partner = db.scalar(select(Partner.name).where(Partner.id == user.partner_id))
+        return UserView(user.id, user.username, user.full_name, user.role, user.enabled,
+                        partner, user.habilitation_until_utc_us, user.totp_enrolled,
+                        user.locked_until_utc_us, user.created_utc_us)
+
+    def _find(self, db: Session, ref: int | str) -> User:
+        user = None
+        if isinstance(ref, int) or str(ref).isdigit():
+            user = db.get(User, int(ref))
+        if user is None:
+            user = db.scalar(select(User).where(User.username == str(ref)))
+        if user is None:
+            raise NotFound(f"Utilisateur « {ref} » inconnu.")
+        return user
+
+    def _partner_id(self, db: Session, role: str, partner: str | None) -> int | None:
+        if role != "landlord":
+            if partner:
+                raise InvalidInput("Seul un compte bailleur est rattaché à un bailleur.",
+                                   "partner")
+            return None
+        if not partner:
+            raise InvalidInput("Un compte bailleur doit être rattaché à un bailleur partenaire.",
+                               "partner")
+        pid = db.scalar(select(Partner.id).where(Partner.name == partner))
+        if pid is None:
+            raise InvalidInput(f"Bailleur « {partner} » inconnu.", "partner")
+        return int(pid)
+
+    def add_user(self, username: str, password: str, role: str, full_name: str | None = None,
+                 partner: str | None = None,
+                 habilitation_until_utc_us: int | None = None) -> Principal:
         name = username.strip()
         if not name or len(name) > 64 or not name.replace(".", "").replace("-", "").replace(
                 "_", "").isalnum():
@@ -52,58 +149,170 @@ class Accounts:
                                "username")
         if role not in ROLES:
             raise InvalidInput(f"Rôle « {role} » inconnu : {', '.join(ROLES)}.", "role")
-        if len(password) < MIN_PASSWORD:
-            raise InvalidInput(f"Mot de passe trop court : {MIN_PASSWORD} caractères minimum.",
-                               "password")
+        _check_password(password)
         try:
             with self._sessions.begin() as db:
                 user = User(username=name, full_name=full_name, role=role, enabled=True,
                             password_hash=_HASHER.hash(password),
-                            created_utc_us=self._clock.now_us())
+                            created_utc_us=self._clock.now_us(),
+                            partner_id=self._partner_id(db, role, partner),
+                            habilitation_until_utc_us=habilitation_until_utc_us,
+                            totp_enrolled=False, failed_logins=0)
                 db.add(user)
                 db.flush()
-                return Principal(user.id, user.username, user.role)
+                return self._principal(user)
         except IntegrityError:
             raise Conflict(f"L'utilisateur « {name} » existe déjà.") from None
 
-    def set_password(self, username: str, password: str) -> None:
-        if len(password) < MIN_PASSWORD:
-            raise InvalidInput(f"Mot de passe trop court : {MIN_PASSWORD} caractères minimum.",
-                               "password")
+    def get(self, ref: int | str) -> UserView:
+        with self._sessions() as db:
+            return self._view(db, self._find(db, ref))
+
+    def list(self) -> builtins.list[UserView]:
+        with self._sessions() as db:
+            return [self._view(db, u) for u in db.scalars(select(User).order_by(User.username))]
+
+    def principal_of(self, ref: int | str) -> Principal:
+        with self._sessions() as db:
+            return self._principal(self._find(db, ref))
+
+    def update(self, ref: int | str, *, enabled: bool | None = None,
+               full_name: str | None = None, habilitation_until_utc_us: int | None = None,
+               clear_habilitation: bool = False) -> tuple[UserView, UserView]:
+        """(before, after). Disabling ends every session of the user at once."""
         with self._sessions.begin() as db:
-            user = db.scalar(select(User).where(User.username == username))
-            if user is None:
-                raise NotFound(f"Utilisateur « {username} » inconnu.")
+            user = self._find(db, ref)
+            before = self._view(db, user)
+            if enabled is not None:
+                user.enabled = enabled
+                if not enabled:
+                    db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+                else:
+                    user.failed_logins = 0
+                    user.locked_until_utc_us = None
+            if full_name is not None:
+                user.full_name = full_name
+            if habilitation_until_utc_us is not None:
+                user.habilitation_until_utc_us = habilitation_until_utc_us
+            if clear_habilitation:
+                user.habilitation_until_utc_us = None
+            db.flush()
+            return before, self._view(db, user)
+
+    def set_password(self, ref: int | str, password: str, reset_totp: bool = False) -> None:
+        """New password (and, on reset, a new second factor to enrol); sessions end."""
+        _check_password(password)
+        with self._sessions.begin() as db:
+            user = self._find(db, ref)
             user.password_hash = _HASHER.hash(password)
+            user.failed_logins = 0
+            user.locked_until_utc_us = None
+            if reset_totp:
+                user.totp_secret_enc = None
+                user.totp_enrolled = False
+                user.totp_last_step = None
             db.execute(delete(WebSession).where(WebSession.user_id == user.id))
 
-    def authenticate(self, username: str, password: str) -> Principal | None:
-        with self._sessions() as db:
+    # -- authentication -----------------------------------------------------------------------
+    def authenticate(self, username: str, password: str) -> LoginResult:
+        now = self._clock.now_us()
+        with self._sessions.begin() as db:
             user = db.scalar(select(User).where(User.username == username.strip()))
-        if user is None:
-            # same work as a real check, so timing does not reveal which usernames exist
-            with contextlib.suppress(VerificationError):
-                _HASHER.verify(_DUMMY_HASH, password + "x")
-            return None
-        try:
-            _HASHER.verify(user.password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return None
-        if not user.enabled:
-            return None
-        return Principal(user.id, user.username, user.role, user.enabled)
+            if user is None:
+                # same work as a real check, so timing does not reveal which names exist
+                with contextlib.suppress(VerificationError):
+                    _HASHER.verify(_DUMMY_HASH, password + "x")
+                return LoginResult("bad")
+            if user.locked_until_utc_us is not None and now < user.locked_until_utc_us:
+                return LoginResult("locked")
+            try:
+                _HASHER.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                user.failed_logins = (user.failed_logins or 0) + 1
+                if user.failed_logins >= MAX_FAILURES:
+                    user.locked_until_utc_us = now + LOCK_S * 1_000_000
+                    user.failed_logins = 0
+                    return LoginResult("locked", locked_now=True)
+                return LoginResult("bad")
+            if not user.enabled:
+                return LoginResult("disabled")
+            user.failed_logins = 0
+            user.locked_until_utc_us = None
+            needs = "full"
+            if user.totp_enrolled:
+                needs = "mfa"
+            elif user.role in IMAGE_ROLES:
+                needs = "enrol"
+            return LoginResult("ok", self._principal(user), needs)
 
-    def open_session(self, who: Principal, client_addr: str | None) -> str:
+    # -- second factor ------------------------------------------------------------------------
+    def begin_enrolment(self, user_id: int) -> tuple[str, str]:
+        """A new TOTP secret for a user not yet enrolled: (secret, otpauth:// URI)."""
+        with self._sessions.begin() as db:
+            user = self._find(db, user_id)
+            if user.totp_enrolled:
+                raise Conflict("Le second facteur est déjà enrôlé ; demandez une "
+                               "réinitialisation à un administrateur.")
+            secret = self._box.open_text(user.totp_secret_enc) if user.totp_secret_enc else None
+            if secret is None:
+                secret = pyotp.random_base32()
+                user.totp_secret_enc = self._box.seal_text(secret)
+            uri = pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=ISSUER)
+            return secret, uri
+
+    def current_code(self, user_id: int) -> str:
+        """The code an authenticator app would show now. Development and demo only: the CLI
+        refuses it in production mode."""
+        with self._sessions.begin() as db:
+            user = self._find(db, user_id)
+            if user.totp_secret_enc is None:
+                user.totp_secret_enc = self._box.seal_text(pyotp.random_base32())
+            secret = self._box.open_text(user.totp_secret_enc)
+        return str(pyotp.TOTP(secret).at(self._clock.now_us() / 1_000_000))
+
+    def check_totp(self, user_id: int, code: str, enrolling: bool = False) -> bool:
+        """True if the code is right and was never used; confirms an enrolment."""
+        digits = "".join(ch for ch in code if ch.isdigit())
+        if len(digits) != 6:
+            return False
+        now_s = self._clock.now_us() / 1_000_000
+        with self._sessions.begin() as db:
+            user = self._find(db, user_id)
+            if user.totp_secret_enc is None or (user.totp_enrolled == enrolling):
+                return False
+            totp = pyotp.TOTP(self._box.open_text(user.totp_secret_enc))
+            step_now = int(now_s // totp.interval)
+            for step in (step_now, step_now - 1, step_now + 1):
+                if hmac.compare_digest(totp.at(step * totp.interval), digits):
+                    if user.totp_last_step is not None and step <= user.totp_last_step:
+                        return False  # replay
+                    user.totp_last_step = step
+                    user.totp_enrolled = True
+                    return True
+            return False
+
+    # -- sessions -----------------------------------------------------------------------------
+    def open_session(self, who: Principal, client_addr: str | None,
+                     stage: str = "full") -> str:
         token = secrets.token_urlsafe(32)
         now = self._clock.now_us()
         with self._sessions.begin() as db:
             db.add(WebSession(token_sha256=_digest(token), user_id=who.user_id,
                               created_utc_us=now, last_seen_utc_us=now,
-                              client_addr=client_addr))
+                              client_addr=client_addr, stage=stage,
+                              csrf_token=secrets.token_urlsafe(24)))
         return token
 
-    def session_principal(self, token: str | None) -> Principal | None:
-        """The user of a valid session (and the session's idle clock is reset)."""
+    def promote_session(self, token: str) -> None:
+        """The second factor was given: the session becomes a full one."""
+        with self._sessions.begin() as db:
+            sess = db.get(WebSession, _digest(token))
+            if sess is not None:
+                sess.stage = "full"
+                sess.csrf_token = secrets.token_urlsafe(24)
+
+    def session(self, token: str | None) -> SessionInfo | None:
+        """The session of a token if it is valid now (its idle clock is reset)."""
         if not token:
             return None
         now = self._clock.now_us()
@@ -120,7 +329,12 @@ class Accounts:
                 return None
             if now - sess.last_seen_utc_us > 5_000_000:
                 sess.last_seen_utc_us = now
-            return Principal(user.id, user.username, user.role, user.enabled)
+            return SessionInfo(self._principal(user), sess.stage, sess.csrf_token)
+
+    def session_principal(self, token: str | None) -> Principal | None:
+        """The user of a valid, fully authenticated session."""
+        info = self.session(token)
+        return info.principal if info is not None and info.stage == "full" else None
 
     def close_session(self, token: str | None) -> None:
         if token:

@@ -14,13 +14,15 @@ from guetteur.domain.timeutil import iso_utc
 from guetteur.services.segment_index import SegmentInfo
 
 
-def playlist(segments: list[SegmentInfo]) -> str:
+def playlist(segments: list[SegmentInfo], query: str = "") -> str:
+    """`query` ("?reason=...") is appended to every segment URI: an investigator's case
+    reference follows each segment request into the audit trail."""
     target = max([math.ceil(s.duration_s) for s in segments] + [1])
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}",
              "#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-PLAYLIST-TYPE:VOD",
              "#EXT-X-INDEPENDENT-SEGMENTS"]
     for seg in segments:
-        uri = f"/api/segments/{seg.id}/media"
+        uri = f"/api/segments/{seg.id}/media{query}"
         lines += [
             "#EXT-X-DISCONTINUITY",
             f'#EXT-X-MAP:URI="{uri}",BYTERANGE="{seg.init_size_bytes}@0"',

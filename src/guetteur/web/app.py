@@ -13,7 +13,15 @@ from fastapi.templating import Jinja2Templates
 
 from guetteur import __version__
 from guetteur.bootstrap import Container
-from guetteur.web import errors, routes_auth, routes_cameras, routes_media, routes_pages
+from guetteur.web import (
+    errors,
+    routes_admin,
+    routes_audit,
+    routes_auth,
+    routes_cameras,
+    routes_media,
+    routes_pages,
+)
 from guetteur.web.deps import STATIC_DIR, TEMPLATES_DIR
 from guetteur.web.session import SessionMiddleware
 
@@ -40,7 +48,8 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    for module in (routes_auth, routes_pages, routes_cameras, routes_media):
+    for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_admin,
+                   routes_audit):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(SessionMiddleware, accounts=container.accounts)

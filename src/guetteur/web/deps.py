@@ -23,8 +23,25 @@ def container(request: Request) -> Container:
 def render(request: Request, name: str, active: str = "", status_code: int = 200,
            **context: Any) -> Any:
     templates: Jinja2Templates = request.app.state.templates
-    who: Principal | None = request.scope.get("state", {}).get("principal")
-    user = {"username": who.username, "role": who.role} if who else None
+    state = request.scope.get("state", {})
+    who: Principal | None = state.get("principal")
+    full = state.get("stage") == "full"
+    user = {"username": who.username, "role": who.role} if who and full else None
+    nav = NAV.get(who.role, []) if who and full else []
     return templates.TemplateResponse(
-        request, name, {"user": user, "active": active, "version": __version__, **context},
+        request, name, {"user": user, "active": active, "version": __version__,
+                        "csrf_token": state.get("csrf", ""), "nav": nav, **context},
         status_code=status_code)
+
+
+# The menu each role sees (key, label, path); pages still check rights themselves.
+_IMAGES = [("live", "Mur d'images", "/live"), ("cameras", "Caméras", "/cameras"),
+           ("playback", "Relecture", "/playback")]
+NAV: dict[str, list[tuple[str, str, str]]] = {
+    "admin": [*_IMAGES, ("admin", "Administration", "/admin")],
+    "supervisor": [*_IMAGES, ("audit", "Journal d'accès", "/audit")],
+    "operator": _IMAGES,
+    "investigator": [("cameras", "Caméras", "/cameras"), ("playback", "Relecture", "/playback")],
+    "landlord": [("portal", "Mes caméras", "/portal")],
+    "auditor": [("audit", "Journal d'accès", "/audit"), ("cameras", "Caméras", "/cameras")],
+}

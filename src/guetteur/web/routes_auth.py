@@ -1,55 +1,174 @@
-"""Login and logout pages."""
+"""Login (password, then second factor), enrolment of the second factor, logout.
+
+Every outcome is audited: login, login_failed, login_locked (the account was just locked, or
+is), login_disabled, login_rate_limited, mfa_failed, mfa_enrolled. A client address that
+sends too many login attempts is slowed down (HTTP 429) whatever the usernames it tries.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import time
+from collections import defaultdict, deque
 from typing import Annotated, Any
 
+import qrcode
+import qrcode.image.svg
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from guetteur.bootstrap import Container
 from guetteur.web.deps import container, render
-from guetteur.web.session import COOKIE, client_addr, session_token
+from guetteur.web.session import COOKIE, client_addr, csrf_protect, session_token
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+RATE_WINDOW_S = 60.0
+RATE_MAX = 10
+_attempts: dict[str, deque[float]] = defaultdict(deque)
 
 
 def _safe_next(target: str) -> str:
     """Only local paths: never redirect a user to another site after login."""
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/live"
+        return "/"
     return target
 
 
+def _rate_limited(addr: str | None) -> bool:
+    now = time.monotonic()
+    window = _attempts[addr or "?"]
+    while window and now - window[0] > RATE_WINDOW_S:
+        window.popleft()
+    window.append(now)
+    return len(window) > RATE_MAX
+
+
+def home_of(role: str) -> str:
+    return {"landlord": "/portal", "auditor": "/audit", "admin": "/cameras"}.get(role, "/live")
+
+
+def _set_cookie(response: Any, c: Container, token: str) -> None:
+    response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                        secure=c.settings.secure_cookies, path="/")
+
+
 @router.get("/login")
-def login_page(request: Request, next: str = "/live") -> Any:
+def login_page(request: Request, next: str = "/") -> Any:
     return render(request, "login.html", error=None, next=_safe_next(next))
 
 
 @router.post("/login")
 async def login(request: Request, c: Annotated[Container, Depends(container)],
-                username: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
-                next: Annotated[str, Form()] = "/live") -> Any:
-    who = await asyncio.to_thread(c.accounts.authenticate, username, password)
+                username: Annotated[str, Form(max_length=128)] = "",
+                password: Annotated[str, Form(max_length=1024)] = "",
+                next: Annotated[str, Form(max_length=2048)] = "/") -> Any:
     addr = client_addr(request)
-    if who is None:
-        await asyncio.to_thread(c.audit.append, "login_failed", username=username[:64],
+    name = username.strip()[:64]
+    target = _safe_next(next)
+    if _rate_limited(addr):
+        await asyncio.to_thread(c.audit.append, "login_rate_limited", username=name,
                                 client_addr=addr)
-        return render(request, "login.html", status_code=401, next=_safe_next(next),
-                      username=username[:64], error="Identifiant ou mot de passe incorrect.")
-    token = await asyncio.to_thread(c.accounts.open_session, who, addr)
-    await asyncio.to_thread(c.audit.append, "login", user_id=who.user_id,
-                            username=who.username, client_addr=addr)
-    response = RedirectResponse(_safe_next(next), status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                        secure=c.settings.secure_cookies, path="/")
+        return render(request, "login.html", status_code=429, next=target, username=name,
+                      error="Trop de tentatives depuis ce poste : attendez une minute.")
+    result = await asyncio.to_thread(c.accounts.authenticate, name, password)
+    if result.status != "ok" or result.principal is None:
+        action = {"bad": "login_failed", "locked": "login_locked",
+                  "disabled": "login_disabled"}[result.status]
+        await asyncio.to_thread(c.audit.append, action, username=name, client_addr=addr,
+                                detail={"locked_now": result.locked_now})
+        error = {"locked": "Compte verrouillé après plusieurs échecs : réessayez dans "
+                           "15 minutes ou demandez à un administrateur.",
+                 "disabled": "Compte désactivé : adressez-vous à un administrateur."}.get(
+            result.status, "Identifiant ou mot de passe incorrect.")
+        return render(request, "login.html", status_code=401, next=target, username=name,
+                      error=error)
+    who = result.principal
+    token = await asyncio.to_thread(c.accounts.open_session, who, addr, result.needs)
+    if result.needs == "full":
+        await asyncio.to_thread(c.audit.append, "login", user_id=who.user_id,
+                                username=who.username, client_addr=addr,
+                                detail={"second_factor": False})
+        response = RedirectResponse(target if target != "/" else home_of(who.role), 303)
+    else:
+        response = RedirectResponse(f"/login/{result.needs}?next={target}", 303)
+    _set_cookie(response, c, token)
     return response
+
+
+def _qr_data_uri(uri: str) -> str:
+    svg = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    data = svg.to_string(encoding="unicode")
+    return "data:image/svg+xml;base64," + base64.b64encode(data.encode()).decode()
+
+
+@router.get("/login/mfa")
+def mfa_page(request: Request, next: str = "/") -> Any:
+    return render(request, "login_mfa.html", error=None, next=_safe_next(next))
+
+
+@router.get("/login/enrol")
+async def enrol_page(request: Request, c: Annotated[Container, Depends(container)],
+                     next: str = "/") -> Any:
+    who = request.scope["state"]["principal"]
+    secret, uri = await asyncio.to_thread(c.accounts.begin_enrolment, who.user_id)
+    return render(request, "login_enrol.html", error=None, next=_safe_next(next),
+                  secret=secret, qr=_qr_data_uri(uri))
+
+
+async def _second_factor(request: Request, c: Container, code: str, next: str,
+                         enrolling: bool) -> Any:
+    who = request.scope["state"]["principal"]
+    addr = client_addr(request)
+    target = _safe_next(next)
+    if _rate_limited(addr):
+        await asyncio.to_thread(c.audit.append, "login_rate_limited", user_id=who.user_id,
+                                username=who.username, client_addr=addr)
+        return render(request, "login_mfa.html", status_code=429, next=target,
+                      error="Trop de tentatives depuis ce poste : attendez une minute.")
+    ok = await asyncio.to_thread(c.accounts.check_totp, who.user_id, code, enrolling)
+    if not ok:
+        await asyncio.to_thread(c.audit.append, "mfa_failed", user_id=who.user_id,
+                                username=who.username, client_addr=addr)
+        error = "Code incorrect ou déjà utilisé : saisissez le code à 6 chiffres affiché."
+        if enrolling:
+            secret, uri = await asyncio.to_thread(c.accounts.begin_enrolment, who.user_id)
+            return render(request, "login_enrol.html", status_code=401, next=target,
+                          error=error, secret=secret, qr=_qr_data_uri(uri))
+        return render(request, "login_mfa.html", status_code=401, next=target, error=error)
+    token = session_token(request.scope)
+    assert token is not None
+    await asyncio.to_thread(c.accounts.promote_session, token)
+    if enrolling:
+        await asyncio.to_thread(c.audit.append, "mfa_enrolled", user_id=who.user_id,
+                                username=who.username, client_addr=addr)
+    await asyncio.to_thread(c.audit.append, "login", user_id=who.user_id,
+                            username=who.username, client_addr=addr,
+                            detail={"second_factor": True})
+    return RedirectResponse(target if target != "/" else home_of(who.role), 303)
+
+
+@router.post("/login/mfa")
+async def mfa(request: Request, c: Annotated[Container, Depends(container)],
+              code: Annotated[str, Form(max_length=16)] = "",
+              next: Annotated[str, Form(max_length=2048)] = "/") -> Any:
+    return await _second_factor(request, c, code, next, enrolling=False)
+
+
+@router.post("/login/enrol")
+async def enrol(request: Request, c: Annotated[Container, Depends(container)],
+                code: Annotated[str, Form(max_length=16)] = "",
+                next: Annotated[str, Form(max_length=2048)] = "/") -> Any:
+    return await _second_factor(request, c, code, next, enrolling=True)
 
 
 @router.post("/logout")
 async def logout(request: Request, c: Annotated[Container, Depends(container)]) -> Any:
+    who = request.scope.get("state", {}).get("principal")
     await asyncio.to_thread(c.accounts.close_session, session_token(request.scope))
+    if who is not None:
+        await asyncio.to_thread(c.audit.append, "logout", user_id=who.user_id,
+                                username=who.username, client_addr=client_addr(request))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

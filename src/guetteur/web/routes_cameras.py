@@ -16,9 +16,9 @@ from guetteur.domain.timeutil import parse_instant
 from guetteur.services.registry import CameraView
 from guetteur.services.status import read_health
 from guetteur.web.deps import container
-from guetteur.web.session import principal
+from guetteur.web.session import csrf_protect, principal
 
-router = APIRouter(prefix="/api", tags=["cameras"])
+router = APIRouter(prefix="/api", tags=["cameras"], dependencies=[Depends(csrf_protect)])
 Dep = Annotated[Container, Depends(container)]
 Who = Annotated[Principal, Depends(principal)]
 
@@ -64,12 +64,22 @@ class PartnerIn(BaseModel):
     name: str = Field(max_length=128)
 
 
-def camera_json(c: Container, views: list[CameraView]) -> list[dict[str, Any]]:
+HEALTH_FIELDS = ("id", "name", "site", "owner", "enabled", "retention_days", "latitude",
+                 "longitude", "purposes", "authorisation_ref", "authorisation_expiry")
+
+
+def camera_json(c: Container, views: list[CameraView],
+                full: bool = True) -> list[dict[str, Any]]:
+    """Cameras with their recording state. `full=False` (everyone but administrators) leaves
+    out the stream addresses and the recorder assignment."""
     health = read_health(c.sessions, c.clock.now_us())
     stats = c.index.stats()
     out = []
     for v in views:
         data = v.public()
+        if not full:
+            data = {k: data[k] for k in HEALTH_FIELDS}
+            data["has_sub"] = v.sub_url is not None
         h = health.get((v.id, "main"))
         state = "disabled" if not v.enabled else (h.state if h else "starting")
         s = stats.get((v.id, "main"))
@@ -81,23 +91,37 @@ def camera_json(c: Container, views: list[CameraView]) -> list[dict[str, Any]]:
     return out
 
 
+def _with_rights(c: Container, who: Principal, rows: list[dict[str, Any]]) -> None:
+    """Tell the UI what this user may do on each camera (the server checks again)."""
+    rights = {a: c.gate.visible(who, a) for a in ("live", "playback", "export")}
+    for row in rows:
+        row["can"] = [a for a, ids in rights.items() if row["id"] in ids]
+
+
 @router.get("/cameras")
 async def list_cameras(c: Dep, who: Who) -> list[dict[str, Any]]:
-    c.gate.authorize(who, "health")
-    views = await asyncio.to_thread(c.registry.list)
-    return await asyncio.to_thread(camera_json, c, views)
+    """The cameras whose health this user may see (a landlord: its partner's only)."""
+    visible = await asyncio.to_thread(c.gate.visible, who, "health")
+    views = [v for v in await asyncio.to_thread(c.registry.list) if v.id in visible]
+    full = await asyncio.to_thread(c.gate.allowed, who, "configure", None)
+    rows = await asyncio.to_thread(camera_json, c, views, full)
+    await asyncio.to_thread(_with_rights, c, who, rows)
+    return rows
 
 
 @router.get("/cameras/{camera_id}")
 async def get_camera(camera_id: int, c: Dep, who: Who) -> dict[str, Any]:
-    c.gate.authorize(who, "health", camera_id)
+    await asyncio.to_thread(c.gate.authorize, who, "health", camera_id)
     view = await asyncio.to_thread(c.registry.get, camera_id)
-    return (await asyncio.to_thread(camera_json, c, [view]))[0]
+    full = await asyncio.to_thread(c.gate.allowed, who, "configure", camera_id)
+    rows = await asyncio.to_thread(camera_json, c, [view], full)
+    await asyncio.to_thread(_with_rights, c, who, rows)
+    return rows[0]
 
 
 @router.post("/cameras", status_code=201)
 async def add_camera(body: CameraIn, c: Dep, who: Who) -> dict[str, Any]:
-    c.gate.authorize(who, "configure")
+    await asyncio.to_thread(c.gate.authorize, who, "configure")
     fields = body.model_dump(exclude={"username", "password"})
     fields["purposes"] = tuple(fields["purposes"])
     creds = Credentials(body.username, body.password or "") if body.username else None
@@ -108,7 +132,7 @@ async def add_camera(body: CameraIn, c: Dep, who: Who) -> dict[str, Any]:
 
 @router.patch("/cameras/{camera_id}")
 async def update_camera(camera_id: int, body: CameraPatch, c: Dep, who: Who) -> dict[str, Any]:
-    c.gate.authorize(who, "configure", camera_id)
+    await asyncio.to_thread(c.gate.authorize, who, "configure", camera_id)
     changes = body.model_dump(exclude_unset=True, exclude={"username", "password"})
     if body.username is not None:
         changes["credentials"] = (Credentials(body.username, body.password or "")
@@ -120,7 +144,7 @@ async def update_camera(camera_id: int, body: CameraPatch, c: Dep, who: Who) -> 
 
 @router.delete("/cameras/{camera_id}", status_code=204)
 async def remove_camera(camera_id: int, c: Dep, who: Who) -> Response:
-    c.gate.authorize(who, "configure", camera_id)
+    await asyncio.to_thread(c.gate.authorize, who, "configure", camera_id)
     await asyncio.to_thread(c.registry.remove, camera_id, who.username)
     return Response(status_code=204)
 
@@ -129,7 +153,7 @@ async def remove_camera(camera_id: int, c: Dep, who: Who) -> Response:
 async def timeline(camera_id: int, c: Dep, who: Who, stream: str = "main",
                    from_: Annotated[str, Query(alias="from")] = "",
                    to: str = "") -> dict[str, Any]:
-    c.gate.authorize(who, "health", camera_id)
+    await asyncio.to_thread(c.gate.authorize, who, "health", camera_id)
     await asyncio.to_thread(c.registry.get, camera_id)
     now = c.clock.now_us()
     start = parse_instant(from_, "from") if from_ else now - 86_400_000_000
@@ -141,12 +165,12 @@ async def timeline(camera_id: int, c: Dep, who: Who, stream: str = "main",
 
 @router.get("/partners", tags=["partners"])
 async def list_partners(c: Dep, who: Who) -> list[dict[str, Any]]:
-    c.gate.authorize(who, "configure")
+    await asyncio.to_thread(c.gate.authorize, who, "configure")
     return await asyncio.to_thread(c.registry.list_partners)
 
 
 @router.post("/partners", tags=["partners"], status_code=201)
 async def add_partner(body: PartnerIn, c: Dep, who: Who) -> dict[str, Any]:
-    c.gate.authorize(who, "configure")
+    await asyncio.to_thread(c.gate.authorize, who, "configure")
     pid = await asyncio.to_thread(c.registry.add_partner, body.name, who.username)
     return {"id": pid, "name": body.name.strip()}

@@ -14,6 +14,7 @@ import logging
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, PlainTextResponse
@@ -21,7 +22,7 @@ from starlette.background import BackgroundTask
 
 from guetteur.adapters.media.clip import ClipPart, remux_clip
 from guetteur.bootstrap import Container
-from guetteur.domain.errors import GuetteurError, InvalidInput, NoFootage, NotFound
+from guetteur.domain.errors import Forbidden, GuetteurError, InvalidInput, NoFootage, NotFound
 from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import PARIS, from_us, parse_instant
 from guetteur.services.hls import playlist
@@ -29,10 +30,12 @@ from guetteur.web.deps import container
 from guetteur.web.session import client_addr, principal, ws_principal
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api", tags=["media"])
+router = APIRouter(prefix="/api", tags=["media"])  # GET and WebSocket only: no CSRF surface
 Dep = Annotated[Container, Depends(container)]
 Who = Annotated[Principal, Depends(principal)]
 From = Annotated[str, Query(alias="from", description="ISO 8601 or UTC microseconds")]
+Reason = Annotated[str | None, Query(max_length=256, description="case reference (required "
+                                     "for investigators)")]
 To = Annotated[str, Query(description="ISO 8601 or UTC microseconds")]
 MEDIA_ROUTES: set[str] = set()
 
@@ -60,20 +63,27 @@ def _range(from_: str, to: str, max_s: int) -> tuple[int, int]:
 @router.get(media_route("/cameras/{camera_id}/playback.m3u8"),
             response_class=PlainTextResponse)
 async def playback_playlist(camera_id: int, request: Request, c: Dep, who: Who,
-                            from_: From, to: To, stream: str = "main") -> Any:
+                            from_: From, to: To, stream: str = "main",
+                            reason: Reason = None) -> Any:
     start, end = _range(from_, to, 48 * 3600)
     await asyncio.to_thread(c.gate.authorize_media, who, "playback", camera_id,
                             range_from_utc_us=start, range_to_utc_us=end,
-                            client_addr=client_addr(request), detail={"stream": stream})
+                            client_addr=client_addr(request), reason=reason,
+                            detail={"stream": stream})
     await asyncio.to_thread(c.registry.get, camera_id)
     segments = await asyncio.to_thread(c.index.covering, camera_id, _stream(stream), start, end)
-    return PlainTextResponse(playlist(segments), media_type="application/vnd.apple.mpegurl",
+    query = f"?{urlencode({'reason': reason})}" if reason else ""
+    return PlainTextResponse(playlist(segments, query),
+                             media_type="application/vnd.apple.mpegurl",
                              headers={"Cache-Control": "no-store"})
 
 
 @router.get(media_route("/segments/{segment_id}/media"))
-async def segment_media(segment_id: int, request: Request, c: Dep, who: Who) -> Any:
-    c.gate.check_media(who, "playback", None)  # no hint of which ids exist to the unentitled
+async def segment_media(segment_id: int, request: Request, c: Dep, who: Who,
+                        reason: Reason = None) -> Any:
+    if not await asyncio.to_thread(c.gate.visible, who, "playback"):
+        # no hint of which segment ids exist to someone who may play back nothing
+        raise Forbidden("Vous n'avez pas le droit de relire des images.")
     seg = await asyncio.to_thread(c.index.get, segment_id)
     # One audit event per playback session is written for the playlist; segment bytes are
     # requested many times per session (range requests), so they are checked, not each logged
@@ -83,10 +93,10 @@ async def segment_media(segment_id: int, request: Request, c: Dep, who: Who) -> 
         await asyncio.to_thread(c.gate.authorize_media, who, "playback", seg.camera_id,
                                 range_from_utc_us=seg.start_utc_us,
                                 range_to_utc_us=seg.end_utc_us,
-                                client_addr=client_addr(request),
+                                client_addr=client_addr(request), reason=reason,
                                 detail={"segment_id": segment_id})
     else:
-        c.gate.check_media(who, "playback", seg.camera_id)
+        await asyncio.to_thread(c.gate.check_media, who, "playback", seg.camera_id)
     path = c.store.path_of(seg.storage_key)
     if not path.exists():
         raise NotFound("Fichier du segment introuvable (voir `guetteur check`).")
@@ -96,11 +106,11 @@ async def segment_media(segment_id: int, request: Request, c: Dep, who: Who) -> 
 
 @router.get(media_route("/cameras/{camera_id}/at"))
 async def segment_at(camera_id: int, request: Request, c: Dep, who: Who, t: str,
-                     stream: str = "main") -> dict[str, Any]:
+                     stream: str = "main", reason: Reason = None) -> dict[str, Any]:
     instant = parse_instant(t, "t")
     await asyncio.to_thread(c.gate.authorize_media, who, "playback", camera_id,
                             range_from_utc_us=instant, client_addr=client_addr(request),
-                            detail={"seek": True})
+                            reason=reason, detail={"seek": True})
     seg = await asyncio.to_thread(c.index.at, camera_id, _stream(stream), instant)
     if seg is None:
         raise NoFootage("Aucun enregistrement à cet instant ni après.")
@@ -111,11 +121,12 @@ async def segment_at(camera_id: int, request: Request, c: Dep, who: Who, t: str,
 
 @router.get(media_route("/cameras/{camera_id}/clip.mp4"))
 async def clip(camera_id: int, request: Request, c: Dep, who: Who, from_: From, to: To,
-               stream: str = "main") -> Any:
+               stream: str = "main", reason: Reason = None) -> Any:
     start, end = _range(from_, to, c.settings.max_clip_s)
     await asyncio.to_thread(c.gate.authorize_media, who, "export", camera_id,
                             range_from_utc_us=start, range_to_utc_us=end,
-                            client_addr=client_addr(request), detail={"kind": "clip"})
+                            client_addr=client_addr(request), reason=reason,
+                            detail={"kind": "clip"})
     cam = await asyncio.to_thread(c.registry.get, camera_id)
     segments = await asyncio.to_thread(c.index.covering, camera_id, _stream(stream), start, end)
     if not segments:
@@ -152,10 +163,17 @@ async def live(websocket: WebSocket, camera_id: int, stream: str = "main") -> No
     sub = channel.subscribe()
     await websocket.accept()
     closer = asyncio.create_task(_wait_close(websocket))
+    revoked = asyncio.create_task(_until_revoked(c, who, camera_id))
     try:
         while not closer.done():
             getter = asyncio.create_task(sub.queue.get())
-            done, _ = await asyncio.wait({getter, closer}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({getter, closer, revoked},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if revoked in done:
+                getter.cancel()
+                await websocket.send_text(json.dumps({"type": "status", "state": "forbidden"}))
+                await websocket.close(code=4403, reason="droit expiré")
+                break
             if getter not in done:
                 getter.cancel()
                 break
@@ -180,10 +198,24 @@ async def live(websocket: WebSocket, camera_id: int, stream: str = "main") -> No
                            detail={"opened_by_event": event_id})
         except Exception:
             log.exception("live_end audit event not written")
-        closer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await closer
+        for task in (closer, revoked):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         await channel.unsubscribe(sub)
+
+
+RECHECK_S = 5.0
+
+
+async def _until_revoked(c: Container, who: Principal, camera_id: int) -> None:
+    """Returns when the viewer loses the right to this live view (habilitation or grant
+    expired, grant revoked, account disabled): checked every few seconds while it plays."""
+    while True:
+        await asyncio.sleep(RECHECK_S)
+        current = await asyncio.to_thread(c.accounts.principal_of, who.user_id)
+        if not await asyncio.to_thread(c.gate.allowed, current, "live", camera_id):
+            return
 
 
 async def _wait_close(websocket: WebSocket) -> None:

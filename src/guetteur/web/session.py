@@ -2,14 +2,18 @@
 
 No route answers without a valid session, except the login page, static files and the health
 probe: a route added later is protected without having to remember it. Pages redirect to the
-login, the API answers 401, WebSockets are refused before the handshake. State-changing
-requests whose Origin is another site are refused (CSRF), on top of SameSite=Strict cookies.
-The authenticated `Principal` is put in `scope["state"]["principal"]`.
+login, the API answers 401, WebSockets are refused before the handshake. A session whose second
+factor is still pending opens only the second-factor pages. Requests whose Origin is another
+site are refused; on top of that every state-changing request must carry the session's CSRF
+token (`csrf_protect`, header `X-CSRF-Token` or form field `csrf_token`).
+The authenticated `Principal` is put in `scope["state"]["principal"]`, the session's CSRF token
+in `scope["state"]["csrf"]`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 from http.cookies import SimpleCookie
 from typing import Any
@@ -17,13 +21,14 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import Request, WebSocket
 
-from guetteur.domain.errors import NotAuthenticated
+from guetteur.domain.errors import Forbidden, NotAuthenticated
 from guetteur.domain.permissions import Principal
 from guetteur.services.accounts import Accounts
 
 COOKIE = "guetteur_session"
 PUBLIC_PREFIXES = ("/static/",)
 PUBLIC_PATHS = {"/login", "/healthz"}
+PENDING_PATHS = {"mfa": "/login/mfa", "enrol": "/login/enrol"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -58,10 +63,16 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         token = session_token(scope)
-        who = await asyncio.to_thread(self.accounts.session_principal, token) if token else None
-        if who is None:
+        info = await asyncio.to_thread(self.accounts.session, token) if token else None
+        if info is None:
             await self._refuse(scope, receive, send)
             return
+        if info.stage != "full":
+            pending = PENDING_PATHS.get(info.stage, "/login")
+            if path not in (pending, "/logout"):
+                await self._refuse(scope, receive, send, location=pending)
+                return
+        who = info.principal
         cross_site = not _same_origin(scope)
         if scope["type"] == "websocket" and cross_site:
             await receive()
@@ -71,10 +82,14 @@ class SessionMiddleware:
             await _send_json(send, 403, {"error": "Forbidden",
                                          "message": "Requête d'une autre origine refusée."})
             return
-        scope.setdefault("state", {})["principal"] = who
+        state = scope.setdefault("state", {})
+        state["principal"] = who
+        state["csrf"] = info.csrf_token
+        state["stage"] = info.stage
         await self.app(scope, receive, send)
 
-    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _refuse(self, scope: dict[str, Any], receive: Any, send: Any,
+                      location: str | None = None) -> None:
         if scope["type"] == "websocket":
             await receive()  # websocket.connect
             await send({"type": "websocket.close", "code": 4401})
@@ -84,8 +99,9 @@ class SessionMiddleware:
         if scope["method"] == "GET" and not path.startswith("/api/") and accepts_html:
             query = scope.get("query_string", b"").decode()
             target = path + (f"?{query}" if query else "")
+            where = location or f"/login?next={quote(target)}"
             await send({"type": "http.response.start", "status": 303,
-                        "headers": [(b"location", f"/login?next={quote(target)}".encode()),
+                        "headers": [(b"location", where.encode()),
                                     (b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
             return
@@ -109,6 +125,23 @@ async def _send_json(send: Any, status: int, body: dict[str, str]) -> None:
                 "headers": [(b"content-type", b"application/json; charset=utf-8"),
                             (b"content-length", str(len(data)).encode())]})
     await send({"type": "http.response.body", "body": data})
+
+
+async def csrf_protect(request: Request) -> None:
+    """Router dependency: a state-changing request must carry the session's CSRF token."""
+    if request.method not in UNSAFE:
+        return
+    expected = request.scope.get("state", {}).get("csrf")
+    if not expected:
+        return  # no session (the login form): SameSite=Strict and the Origin check apply
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    if not sent or not hmac.compare_digest(sent, expected):
+        raise Forbidden("Jeton CSRF absent ou invalide : rechargez la page et recommencez.")
 
 
 def principal(request: Request) -> Principal:

@@ -136,6 +136,38 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_utc_us: Mapped[int] = mapped_column(BigInteger)
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner.id", ondelete="RESTRICT"),
+        comment="landlord accounts: the partner whose cameras' health they see")
+    habilitation_until_utc_us: Mapped[int | None] = mapped_column(
+        BigInteger, comment="end of the agent's habilitation: no image right after it")
+    totp_secret_enc: Mapped[bytes | None] = mapped_column(
+        LargeBinary, comment="Fernet token of the TOTP secret (RFC 6238)")
+    totp_enrolled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_last_step: Mapped[int | None] = mapped_column(
+        BigInteger, comment="last accepted TOTP time step: a code is never accepted twice")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AccessGrant(Base):
+    """A right given to a user: action x scope x validity (see domain/permissions.py)."""
+
+    __tablename__ = "access_grant"
+    __table_args__ = (Index("ix_access_grant_user", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    scope_kind: Mapped[str] = mapped_column(String(16), comment="all|site|owner|cameras")
+    scope_value: Mapped[str | None] = mapped_column(
+        Text, comment="site name, owner name, or comma-separated camera ids")
+    valid_from_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    valid_until_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_utc_us: Mapped[int] = mapped_column(BigInteger)
+    revoked_utc_us: Mapped[int | None] = mapped_column(
+        BigInteger, comment="kept for the register: a revoked grant is never deleted")
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class WebSession(Base):
@@ -146,6 +178,10 @@ class WebSession(Base):
     created_utc_us: Mapped[int] = mapped_column(BigInteger)
     last_seen_utc_us: Mapped[int] = mapped_column(BigInteger)
     client_addr: Mapped[str | None] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(
+        String(8), default="full", comment="full, or mfa/enrol: password given, 2nd factor not yet")
+    csrf_token: Mapped[str] = mapped_column(String(64), default="",
+                                            comment="sent back on every state-changing request")
 
 
 class AuditEvent(Base):
@@ -163,5 +199,8 @@ class AuditEvent(Base):
     range_to_utc_us: Mapped[int | None] = mapped_column(BigInteger)
     client_addr: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="{}", comment="JSON, secrets redacted")
-    prev_hash: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(
+        String(256), comment="case reference or justification where the action requires one")
+    prev_hash: Mapped[str] = mapped_column(
+        String(64), unique=True, comment="unique: two writers can never fork the chain")
     hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -38,13 +38,23 @@
       stateCell.append(G.el('span', { class: 'since muted', title: G.formatDateTime(since) },
         ` depuis ${sameDay ? G.formatTime(since) : G.formatDateTime(since)}`));
     }
+    const can = Array.isArray(cam.can) ? cam.can : [];
+    const live = cam.enabled && can.includes('live');
     const actions = G.el('td', { class: 'actions' });
-    if (cam.enabled) {
-      actions.append(G.el('a', { class: 'btn btn-small', href: `/live/${id}` }, 'Direct'));
+    if (live) {
+      actions.append(G.el('a', { class: 'btn btn-small', href: `/live/${id}`, dataset: { action: 'live' } },
+        'Direct'));
     }
-    actions.append(G.el('a', { class: 'btn btn-small', href: `/playback/${id}` }, 'Relecture'));
+    if (can.includes('playback')) {
+      actions.append(G.el('a', { class: 'btn btn-small', href: `/playback/${id}`,
+        dataset: { action: 'playback' } }, 'Relecture'));
+    }
+    if (!actions.childNodes.length) {
+      actions.append(G.el('span', { class: 'muted', title: 'Votre compte ne donne pas accès aux images de cette caméra.' },
+        'État seulement'));
+    }
     const name = G.el('td', { class: 'cam-name nowrap' },
-      cam.enabled ? G.el('a', { href: `/live/${id}` }, cam.name) : cam.name);
+      live ? G.el('a', { href: `/live/${id}` }, cam.name) : cam.name);
     return G.el('tr', { dataset: { cameraId: cam.id, state: cam.state || 'unknown' } },
       name,
       G.el('td', {}, cam.site || '—'),

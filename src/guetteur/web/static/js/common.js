@@ -151,15 +151,29 @@
       const next = location.pathname + location.search;
       location.assign(`/login?next=${encodeURIComponent(next)}`);
     },
+    /** The session's CSRF token (base.html puts it in <meta name="csrf-token">). */
+    csrfToken() {
+      const meta = document.querySelector('meta[name="csrf-token"]');
+      return meta ? meta.getAttribute('content') || '' : '';
+    },
     /**
-     * GET/POST JSON from our API. Throws an Error whose message is the server's French message.
-     * A 401 (session expired) sends the user to the login page.
+     * GET/POST/PATCH/DELETE JSON on our API. Throws an Error whose message is the server's
+     * French message (and whose `field` names the rejected field, if any). A 401 (session
+     * expired) sends the user to the login page. State-changing requests carry the session's
+     * CSRF token (header X-CSRF-Token); a `body` that is not a string is sent as JSON.
      */
     async fetchJson(url, options) {
+      const o = Object.assign({}, options || {});
+      const method = (o.method || 'GET').toUpperCase();
+      const headers = Object.assign({ Accept: 'application/json' }, o.headers || {});
+      if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = G.csrfToken();
+      if (o.body != null && typeof o.body !== 'string') {
+        o.body = JSON.stringify(o.body);
+        headers['Content-Type'] = 'application/json';
+      }
       let resp;
       try {
-        resp = await fetch(url, Object.assign({ credentials: 'same-origin',
-          headers: { Accept: 'application/json' } }, options || {}));
+        resp = await fetch(url, Object.assign(o, { method, headers, credentials: 'same-origin' }));
       } catch (err) {
         throw new Error('Serveur injoignable : vérifiez le réseau.');
       }
@@ -168,15 +182,32 @@
         throw new Error('Session expirée : reconnectez-vous.');
       }
       let body = null;
-      try { body = await resp.json(); } catch (err) { body = null; }
+      if (resp.status !== 204) {
+        try { body = await resp.json(); } catch (err) { body = null; }
+      }
       if (!resp.ok) {
         const msg = body && body.message ? body.message : `Erreur du serveur (${resp.status}).`;
         const e = new Error(msg);
         e.status = resp.status;
+        e.field = body && body.field ? body.field : null;
         throw e;
       }
       return body;
     },
+    /** Same as fetchJson with a method and a JSON body: G.sendJson('/api/x', 'POST', {...}). */
+    sendJson(url, method, body) {
+      return G.fetchJson(url, { method, body: body == null ? undefined : body });
+    },
+    /** French names of the roles. */
+    ROLE_LABELS: {
+      admin: 'Administrateur',
+      supervisor: 'Superviseur',
+      operator: 'Opérateur',
+      investigator: 'Enquêteur (OPJ)',
+      landlord: 'Bailleur partenaire',
+      auditor: 'Auditeur / DPO',
+    },
+    roleLabel(role) { return G.ROLE_LABELS[role] || role || '—'; },
     /** The JSON that a template put in <script type="application/json" id="...">. */
     pageData(id) {
       const node = document.getElementById(id || 'page-data');

@@ -1,6 +1,7 @@
 /*
- * Guetteur – the live wall: one tile per enabled camera (sub stream when the camera has one,
- * else main), each with its name, site and state badge. A click opens /live/{id}.
+ * Guetteur – the live wall: one tile per enabled camera this user may watch live (`can`
+ * includes "live" in GET /api/cameras), on the sub stream when the camera has one (`has_sub`),
+ * else main, each with its name, site and state badge. A click opens /live/{id}.
  *
  * Invariants: tiles are keyed by camera id and kept across refreshes (a refresh never restarts a
  * playing stream unless the camera's stream choice changed); the grid picks the number of
@@ -22,7 +23,8 @@
   /** camera id -> {cam, node, video, badge, name, site, player, stream} */
   const tiles = new Map();
 
-  function streamFor(cam) { return cam.sub_url ? 'sub' : 'main'; }
+  function streamFor(cam) { return cam.has_sub || cam.sub_url ? 'sub' : 'main'; }
+  function mayWatch(cam) { return Array.isArray(cam.can) && cam.can.includes('live'); }
 
   function buildTile(cam) {
     const stream = streamFor(cam);
@@ -102,7 +104,8 @@
     summary.classList.toggle('warn', rc + st > 0);
   }
 
-  function apply(cameras) {
+  function apply(all) {
+    const cameras = all.filter(mayWatch);
     const shown = cameras.filter((c) => c.enabled);
     const wanted = new Set(shown.map((c) => String(c.id)));
     let changed = false;
@@ -138,7 +141,8 @@
     if (!shown.length) {
       empty.textContent = cameras.length
         ? 'Toutes les caméras sont désactivées. Voir la page Caméras.'
-        : 'Aucune caméra enregistrée pour le moment.';
+        : (all.length ? 'Votre compte ne donne accès en direct à aucune de ces caméras.'
+          : 'Aucune caméra enregistrée pour le moment.');
     }
     if (changed) layout();
   }
