@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 import os
 import platform
+import re
 import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -170,3 +172,52 @@ def command_line() -> str:
     if exe.startswith(str(REPO) + os.sep):
         exe = os.path.relpath(exe, REPO)
     return " ".join([exe, *sys.argv])
+
+
+# --------------------------------------------------------------------- logging in
+
+_CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+_SECRET_RE = re.compile(r'id="totp-secret"[^>]*>\s*([A-Z2-7]+)\s*<')
+
+
+def totp_now(secret: str) -> str:
+    import pyotp
+
+    return str(pyotp.TOTP(secret).now())
+
+
+def http_login(client: Any, username: str, password: str) -> None:
+    """Log an httpx client in through the real forms: password, then the second factor.
+    An account that can see images enrols its TOTP at first login: the secret is read on the
+    enrolment page, as a user would type it into an authenticator app."""
+    r = client.post("/login", data={"username": username, "password": password, "next": "/"})
+    if r.status_code != 303:
+        raise RuntimeError(f"login: HTTP {r.status_code}")
+    location = r.headers["location"]
+    if location.startswith("/login/enrol"):
+        page = client.get(location).text
+        csrf, secret = _CSRF_RE.search(page), _SECRET_RE.search(page)
+        if csrf is None or secret is None:
+            raise RuntimeError("enrolment page without csrf_token or TOTP secret")
+        r = client.post("/login/enrol", data={"code": totp_now(secret.group(1)),
+                                              "csrf_token": csrf.group(1), "next": "/"})
+        if r.status_code != 303:
+            raise RuntimeError(f"TOTP enrolment: HTTP {r.status_code}")
+    elif location.startswith("/login/mfa"):
+        raise RuntimeError("the account already has a second factor: use a fresh account")
+
+
+def browser_login(page: Any, username: str, password: str) -> None:
+    """The same through the pages in Chromium (Playwright sync API)."""
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    if "/login/enrol" in page.url:
+        secret = page.locator("#totp-secret").inner_text().strip()
+        page.fill("#code", totp_now(secret))
+        with page.expect_navigation():
+            page.click("#enrol-form button[type=submit]")
+    if "/login" in page.url:
+        raise RuntimeError(f"still on {page.url} after logging in")

@@ -29,6 +29,7 @@ import argparse
 import base64
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -37,8 +38,7 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 
-import httpx
-from _common import code_version, command_line, machine, percentile, table
+from _common import browser_login, code_version, command_line, machine, percentile, table
 
 from guetteur.adapters.media.ffmpeg import FRAGMENT_US, die_with_parent
 from guetteur.adapters.simulator.frameindex import decode_frame_index
@@ -178,9 +178,14 @@ def arrival_spread(walls: list[float], idx: list[int], loop: int) -> list[float]
 # --------------------------------------------------------------------- the browser side
 
 def read_shown(page: Any) -> tuple[float, int | None, dict[str, Any]] | None:
+    before = time.time()
     got = page.evaluate(READ_JS)
+    after = time.time()
     if got is None:
         return None
+    # the browser's clock against ours: its draw time must fall inside the call
+    got["clock_check_ms"] = (got["t"] / 1000 - (before + after) / 2) * 1000
+    got["call_ms"] = (after - before) * 1000
     data = base64.b64decode(got["b64"])
     w = got["w"]
 
@@ -191,9 +196,25 @@ def read_shown(page: Any) -> tuple[float, int | None, dict[str, Any]] | None:
     return got["t"] / 1000, decode_frame_index(rgb, got["W"], got["H"]), got
 
 
-def login(client: httpx.Client) -> None:
-    r = client.post("/login", data={"username": ADMIN, "password": ADMIN_PW, "next": "/live"})
-    assert r.status_code == 303, r.status_code
+def recording_cameras(db: Path) -> int:
+    """Main streams the server reports as recording (its status table, read directly: the
+    admin's only login, with its second factor, is the browser's)."""
+    con = sqlite3.connect(db)
+    try:
+        return int(con.execute("SELECT count(*) FROM stream_status WHERE stream = 'main' "
+                               "AND state = 'recording'").fetchone()[0])
+    except sqlite3.OperationalError:  # the server has not created it yet
+        return 0
+    finally:
+        con.close()
+
+
+def camera_ids(db: Path) -> list[int]:
+    con = sqlite3.connect(db)
+    try:
+        return [int(r[0]) for r in con.execute("SELECT id FROM camera ORDER BY id")]
+    finally:
+        con.close()
 
 
 def summary(values_s: list[float]) -> list[float]:
@@ -233,14 +254,12 @@ def main(argv: list[str] | None = None) -> int:
             assert res.returncode == 0, res.stderr
         res = server.cli("user", "add", ADMIN, "--role", "admin", stdin=ADMIN_PW + "\n")
         assert res.returncode == 0, res.stderr
+        res = server.cli("grant", "add", ADMIN, "--action", "live")  # images need a grant
+        assert res.returncode == 0, res.stderr
         server.start()
-        with httpx.Client(base_url=server.base_url, timeout=10, trust_env=False) as client:
-            login(client)
-            cams = wait_until(lambda: [c for c in client.get("/api/cameras").json()
-                                       if c["state"] == "recording"], 60, "recording")
-            wait_until(lambda: len([c for c in client.get("/api/cameras").json()
-                                    if c["state"] == "recording"]) == 2, 60, "both recording")
-        cam_id = min(int(c["id"]) for c in cams)
+        db = server.data_dir / "guetteur.db"
+        wait_until(lambda: recording_cameras(db) == 2, 60, "both cameras recording")
+        cam_id = camera_ids(db)[0]
         run_s = args.seconds + 60
         ref_log, pipe_log = work / "reference.log", work / "pipe.log"
         readers.append(start_reference(sim.url(0), ref_log, run_s, pipe=False))
@@ -254,11 +273,7 @@ def main(argv: list[str] | None = None) -> int:
                 ctx = browser.new_context(base_url=server.base_url,
                                           viewport={"width": 1280, "height": 800})
                 page = ctx.new_page()
-                page.goto("/login")
-                page.fill("#username", ADMIN)
-                page.fill("#password", ADMIN_PW)
-                with page.expect_navigation():
-                    page.click("button[type=submit]")
+                browser_login(page, ADMIN, ADMIN_PW)
                 t_nav = time.time()
                 page.goto(f"/live/{cam_id}")
                 deadline = time.monotonic() + 30
@@ -283,6 +298,10 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.close()
             finally:
                 browser.close()
+        if not samples:
+            raise RuntimeError("no sample read on the live page")
+        ref_w, ref_i = load_log(ref_log)
+        pipe_w, pipe_i = load_log(pipe_log)
     finally:
         for r in readers:
             if r.poll() is None:
@@ -294,10 +313,6 @@ def main(argv: list[str] | None = None) -> int:
                 r.wait()
         server.stop()
         sim.stop()
-    try:
-        ref_w, ref_i = load_log(ref_log)
-        pipe_w, pipe_i = load_log(pipe_log)
-    finally:
         shutil.rmtree(work, ignore_errors=True)
     page_lat, pipe_lat, player_est = [], [], []
     unreadable = 0
@@ -330,6 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# time to first frame: {ttff_s:.2f} s from navigation to /live/{cam_id} to a "
           f"readable frame on the canvas; player's first_frame_ms (start -> loadeddata): "
           f"{first_frame_ms}")
+    checks = [abs(g["clock_check_ms"]) for _, _, g in samples]
+    calls = [g["call_ms"] for _, _, g in samples]
+    if checks:
+        print(f"# clocks: |browser draw time - midpoint of the Python call| p50 "
+              f"{percentile(checks, 50):.1f} ms, max {max(checks):.1f} ms (call p50 "
+              f"{percentile(calls, 50):.1f} ms, max {max(calls):.1f} ms)")
     print(f"# samples: {len(samples)} taken, {unreadable} unreadable; player counters at the "
           f"end: jumps={last.get('jumps')} inits={last.get('inits')} "
           f"reconnects={last.get('reconnects')} frames dropped/total="

@@ -63,7 +63,8 @@ class Result:
     written: int = 0
     indexed: int | None = None
     holes: int | None = None
-    max_join_ms: float | None = None
+    uneven_joins: int | None = None  # consecutive rows that do not touch exactly (re-anchor)
+    join_range_ms: tuple[float, float] | None = None  # (most overlap, widest gap)
     gap_rows: int | None = None
     check_clean: bool | None = None
     coverage: float = 0.0  # media seconds on disk / wall seconds from launch to stop
@@ -174,15 +175,17 @@ async def run_guetteur(n: int, sim: SimulatedCameras, sim_proc: psutil.Process, 
         res.written = len(written)
         stats = c.index.stats()
         res.indexed = sum(s.segments for (cam, stream), s in stats.items() if stream == "main")
-        res.holes, res.gap_rows, max_join = 0, 0, 0
+        res.holes, res.gap_rows, res.uneven_joins = 0, 0, 0
+        joins = [0]
         per_cam_cov = []
         for i, cam in enumerate(cams):
             rows = c.index.covering(cam, "main", 0, 2**62)
             res.gap_rows += len(c.index.gaps(cam, "main"))
             for prev, nxt in itertools.pairwise(rows):
-                join = abs(nxt.start_utc_us - prev.end_utc_us)
-                max_join = max(max_join, join)
+                join = nxt.start_utc_us - prev.end_utc_us  # < 0: overlap, > 0: hole
+                joins.append(join)
                 res.holes += join > HOLE_US
+                res.uneven_joins += abs(join) > 1000
             # the recorder's wall-clock start of the camera's first segment (first packet)
             media_start = rows[0].start_utc_us / 1e6 if rows else first_seen[i]
             exp, amb = expected_segments(media_start, stopped, segment_s)
@@ -190,7 +193,7 @@ async def run_guetteur(n: int, sim: SimulatedCameras, sim_proc: psutil.Process, 
             res.ambiguous += amb
             paths = [c.store.path_of(r.storage_key) for r in rows]
             per_cam_cov.append(media_seconds(paths) / (stopped - started))
-        res.max_join_ms = max_join / 1000
+        res.join_range_ms = (min(joins) / 1000, max(joins) / 1000)
         res.coverage = sum(per_cam_cov) / n
         res.min_cam_coverage = min(per_cam_cov)
         report = check(c.sessions, c.store, hashes=True)
@@ -329,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
             r.mib_per_stream,
             f"{r.expected}{f' (-{r.ambiguous} ok)' if r.ambiguous else ''}", r.written,
             "-" if r.indexed is None else r.indexed, r.lost,
-            "-" if r.holes is None else f"{r.holes} / {r.gap_rows} / {r.max_join_ms:.0f}",
+            "-" if r.holes is None or r.join_range_ms is None else
+            f"{r.holes} / {r.gap_rows} / {r.uneven_joins} ({r.join_range_ms[0]:.0f} .."
+            f" {r.join_range_ms[1]:.0f})",
             "-" if r.check_clean is None else ("clean" if r.check_clean else "NOT clean"),
             f"{100 * r.coverage:.2f} / {100 * r.min_cam_coverage:.2f}", r.startup_s,
             r.restarts,
@@ -337,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(["N", "variant", "CPU %/stream", "of which Python % (all streams)",
                  "MiB/stream", "segments expected", "written", "indexed", "lost",
-                 "holes / gap rows / max join ms", "check",
+                 "holes / gap rows / uneven joins (ms range)", "check",
                  "media coverage % (mean / min cam)", "startup s", "ffmpeg restarts",
                  "simulator CPU % (excluded)", "window s"], rows))
     for r in all_results:
@@ -353,7 +358,9 @@ def main(argv: list[str] | None = None) -> int:
           " the first packet's wall time being the recorder's start of its first segment"
           " (Guetteur) or the stop minus the media recorded (baseline: an estimate that"
           " assumes no hole); '-k ok': k cameras stopped within a GOP after a cut, one fewer"
-          " is fine there. Holes: joins > 1.5 s between consecutive indexed segments.")
+          " is fine there. Holes: joins > 1.5 s between consecutive indexed segments;"
+          " uneven joins: consecutive segments whose wall-clock times do not touch exactly"
+          " (the recorder re-anchored its clock; negative ms = overlap).")
     return 1 if any(r.lost or r.notes for r in all_results) else 0
 
 

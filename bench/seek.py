@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from _common import REPO, code_version, command_line, machine, percentile, table
+from _common import REPO, code_version, command_line, http_login, machine, percentile, table
 from sqlalchemy import insert
 
 from guetteur.adapters.db.models import Segment
@@ -133,6 +133,7 @@ def run_backend(name: str, db_url: str, work: Path, segment: Path, init_size: in
                                               enabled=False)).id)
                 for i in range(args.cameras)]
         c.accounts.add_user(ADMIN, ADMIN_PW, "admin")
+        c.grants.add(ADMIN, "playback")  # admins see images only when granted
         per_camera = args.days * 1440
         build_s = bulk_index(c, cams, base_us, per_camera, segment.stat().st_size, init_size)
         total = per_camera * len(cams)
@@ -176,9 +177,7 @@ def run_backend(name: str, db_url: str, work: Path, segment: Path, init_size: in
 
             wait_until(up, 60, "the web server")
             with httpx.Client(base_url=base, timeout=10, trust_env=False) as client:
-                r = client.post("/login", data={"username": ADMIN, "password": ADMIN_PW,
-                                                "next": "/live"})
-                assert r.status_code == 303, r.text
+                http_login(client, ADMIN, ADMIN_PW)
                 assert client.get("/api/cameras").status_code == 200
                 for s in samples[:20]:  # warm-up, not counted
                     seek(client, cams[s.camera_no], s.instant_us)

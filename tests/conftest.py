@@ -4,11 +4,14 @@
   PostgreSQL at 127.0.0.1:5432 too: the same tests run on both.
 - `verify_cleanup` (autouse): a test that leaves a child process or a thread behind fails,
   as in Home Assistant's test suite.
+- `fresh_login_rate_limit` (autouse): the login rate limiter counts attempts per client address
+  in the process; every test starts with none (TestClient requests all come from one address).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import uuid
@@ -52,6 +55,13 @@ def verify_cleanup() -> Iterator[None]:
             names = [" ".join(p.cmdline()[:3]) for p in children] + [t.name for t in threads]
             pytest.fail(f"test left processes or threads behind: {names}")
         time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def fresh_login_rate_limit() -> None:
+    routes_auth = sys.modules.get("guetteur.web.routes_auth")
+    if routes_auth is not None:
+        routes_auth._attempts.clear()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -159,3 +160,82 @@ class ServerProcess:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
             self.proc = None
+
+
+# -- web helpers --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RouteInfo:
+    path: str
+    methods: frozenset[str]
+    websocket: bool
+    endpoint_module: str | None
+    endpoint_source: str
+
+
+def app_routes(app: Any) -> list[RouteInfo]:
+    """Every route of the app, flattened (FastAPI >= 0.12x nests included routers)."""
+    import inspect
+
+    from starlette.routing import WebSocketRoute
+
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: app.routes is already flat
+        contexts: list[Any] = list(app.routes)
+        originals = contexts
+    else:
+        contexts = list(iter_route_contexts(app.routes))
+        originals = [ctx.original_route for ctx in contexts]
+    routes = []
+    for ctx, original in zip(contexts, originals, strict=True):
+        endpoint = getattr(original, "endpoint", None)
+        try:
+            source = inspect.getsource(endpoint) if endpoint is not None else ""
+        except (OSError, TypeError):
+            source = ""
+        routes.append(RouteInfo(
+            path=ctx.path, methods=frozenset(getattr(ctx, "methods", None) or ()),
+            websocket=isinstance(original, WebSocketRoute),
+            endpoint_module=getattr(endpoint, "__module__", None), endpoint_source=source))
+    return routes
+
+
+MP4_BOXES = (b"ftyp", b"moov", b"moof", b"mdat", b"styp", b"free")
+
+
+def looks_like_video(content_type: str, body: bytes) -> bool:
+    """A response that carries media: a video/* type, or an MP4 box at its start."""
+    return content_type.startswith("video/") or (len(body) >= 8 and body[4:8] in MP4_BOXES)
+
+
+def page_value(html: str, pattern: str) -> str:
+    """The first group of `pattern` in a page (a hidden field, the enrolment secret)."""
+    import re
+
+    found = re.search(pattern, html)
+    if found is None:
+        raise AssertionError(f"{pattern!r} not found in the page: {html[:500]}")
+    return found.group(1)
+
+
+CSRF_FIELD = r'name="csrf_token" value="([^"]+)"'
+TOTP_SECRET = r'id="totp-secret"[^>]*>\s*([A-Z2-7]+)\s*<'
+
+
+def totp_code(secret: str, now_us: int) -> str:
+    import pyotp
+
+    return str(pyotp.TOTP(secret).at(now_us // 1_000_000))
+
+
+def make_fmp4(path: Path, seconds: int = 2) -> Path:
+    """A small fragmented MP4 (H.264 test pattern), as the recorder writes them."""
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", str(seconds),
+         "-c:v", "libx264", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", "-f", "mp4",
+         "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+         "-frag_duration", "200000", str(path)],
+        check=True, timeout=60)
+    return path

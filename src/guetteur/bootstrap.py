@@ -143,3 +143,20 @@ def _dev_key(settings: Settings) -> str:
         path.write_text(secrets.token_urlsafe(48))
         log.warning("no GUETTEUR_SECRET_KEY: generated %s (development mode only)", path)
     return path.read_text().strip()
+
+
+def check_production(c: Container) -> None:
+    """Refuse to serve in production mode without a named, non-placeholder administrator
+    (the secret key is already checked by the settings)."""
+    from guetteur.domain.errors import GuetteurError
+
+    if c.settings.mode != "production":
+        return
+    admins = [u for u in c.accounts.list() if u.role == "admin" and u.enabled]
+    if not admins:
+        raise GuetteurError("Production mode: no enabled administrator account. Create one "
+                            "with `guetteur user add NAME --role admin` (password on stdin).")
+    weak = c.accounts.weak_admins()
+    if weak:
+        raise GuetteurError(f"Production mode: administrator(s) {', '.join(weak)} still have a "
+                            "placeholder password. Reset it with `guetteur user reset NAME`.")

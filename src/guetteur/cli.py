@@ -30,11 +30,14 @@ def serve(config: ConfigOpt = None,
           host: Annotated[str | None, typer.Option(help="adresse d'écoute")] = None,
           port: Annotated[int | None, typer.Option(help="port HTTP")] = None) -> None:
     """Démarre le serveur : enregistrement, direct, relecture, interface web."""
+    from guetteur.bootstrap import check_production
     from guetteur.web.server import run_server
 
     setup_logging()
     overrides = {k: v for k, v in {"http_host": host, "http_port": port}.items() if v}
-    run_server(container(config, **overrides))
+    c = container(config, **overrides)
+    check_production(c)
+    run_server(c)
 
 
 @app.command()

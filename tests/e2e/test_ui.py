@@ -1,10 +1,13 @@
 """End-to-end tests of the browser side: headless Chromium against a real Guetteur server
 recording simulated cameras (the `ui_server` fixture of tests/e2e/conftest.py).
 
-What an operator does without training, in French: log in, watch the live wall, find an
-instant on the playback timeline and watch from there, download a clip. Each test stays under
-~30 s. The `browser` (session) and `ui_server` fixtures come from conftest.py; every test gets
-its own browser context, so no cookie leaks from one test to the next.
+What an operator does without training, in French: log in (password, then the 6-digit code
+of the second factor, enrolled on the first login), watch the live wall, find an instant on
+the playback timeline and watch from there, download a clip. Each test stays under ~30 s. The
+`browser` (module) and `ui_server` (session) fixtures come from conftest.py; every test gets
+its own browser context. Tests that are not about logging in reuse the administrator's session
+(`logins.storage_state`): logins are rate-limited per client address and each TOTP step is
+accepted once.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import logins
 import pytest
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -31,26 +35,46 @@ pytestmark = [pytest.mark.e2e,
 pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture
-def page(browser: Any, ui_server: Any) -> Iterator[Any]:
-    """A fresh browser context (no cookies) per test, on the `browser` of conftest.py."""
-    context = browser.new_context(base_url=ui_server.base_url, accept_downloads=True,
-                                  viewport={"width": 1440, "height": 900}, locale="fr-FR",
-                                  timezone_id="Europe/Paris")
-    context.set_default_timeout(15_000)
-    pg = context.new_page()
+@pytest.fixture(scope="module", autouse=True)
+def warm_browser(browser: Any, ui_server: Any) -> None:
+    """Chromium starts its network, storage and GPU helper processes at the first page, not
+    at launch: load one page here, before any test, so that the `verify_cleanup` of the first
+    test does not take them for processes the test left behind."""
+    context = browser.new_context(base_url=ui_server.base_url)
     try:
-        yield pg
+        context.new_page().goto("/login")
     finally:
         context.close()
 
 
-def login(page: Any, server: Any, next_path: str = "") -> None:
-    page.goto("/login" + (f"?next={next_path}" if next_path else ""))
-    page.fill("#username", server.username)
-    page.fill("#password", server.password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
+def _context(browser: Any, ui_server: Any, state: Any = None) -> Any:
+    context = browser.new_context(base_url=ui_server.base_url, accept_downloads=True,
+                                  viewport={"width": 1440, "height": 900}, locale="fr-FR",
+                                  timezone_id="Europe/Paris", storage_state=state)
+    context.set_default_timeout(15_000)
+    return context
+
+
+@pytest.fixture
+def page(browser: Any, ui_server: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies) per test, on the `browser` of conftest.py."""
+    context = _context(browser, ui_server)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def admin_page(browser: Any, ui_server: Any) -> Iterator[Any]:
+    """A fresh context holding an open session of the fixture's administrator."""
+    state = logins.storage_state(browser, ui_server.base_url, ui_server.username,
+                                 ui_server.password)
+    context = _context(browser, ui_server, state)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def recorded_span(page: Any, camera_id: int, min_s: float) -> dict[str, int]:
@@ -92,18 +116,26 @@ def test_login_wrong_password_then_right(page: Any, ui_server: Any) -> None:
     assert "incorrect" in error.inner_text().lower()
     assert page.locator("html").get_attribute("lang") == "fr"
 
-    page.fill("#username", ui_server.username)
-    page.fill("#password", ui_server.password)
-    with page.expect_navigation():
-        page.click("button[type=submit]")
-    assert page.url.rstrip("/").endswith("/live")
-    assert page.locator(".mainnav a.active").inner_text() == "Mur d'images"
+    # The right password opens only the second step (enrolment the first time, else the code).
+    logins.submit_password(page, ui_server.username, ui_server.password)
+    assert logins.path_of(page) in ("/login/enrol", "/login/mfa"), page.url
+    page.goto("/cameras")
+    assert logins.path_of(page) in ("/login/enrol", "/login/mfa"), "pending session reached a page"
+    assert page.request.get("/api/cameras").status == 401
+    logins.second_factor(page, ui_server.base_url, ui_server.username)
+    # An administrator lands on the camera list; the menu is the administrator's.
+    assert logins.path_of(page) == "/cameras", page.url
+    assert page.locator(".mainnav a.active").inner_text() == "Caméras"
+    menu = page.eval_on_selector_all(".mainnav a", "as => as.map(a => a.textContent.trim())")
+    assert menu == ["Mur d'images", "Caméras", "Relecture", "Administration"], menu
     assert ui_server.username in page.locator(".username").inner_text()
     page.locator("button", has_text="Déconnexion").wait_for()
+    logins.keep_state(page, ui_server.base_url, ui_server.username)
 
 
-def test_live_wall_plays_every_camera(page: Any, ui_server: Any) -> None:
-    login(page, ui_server)
+def test_live_wall_plays_every_camera(admin_page: Any, ui_server: Any) -> None:
+    page = admin_page
+    page.goto("/live")
     ids = sorted(str(i) for i in ui_server.camera_ids)
     page.wait_for_function(
         "n => document.querySelectorAll('#wall video[data-camera-id]').length >= n", arg=len(ids))
@@ -137,8 +169,8 @@ def test_live_wall_plays_every_camera(page: Any, ui_server: Any) -> None:
         "&& v.currentTime > 0.5; }")
 
 
-def test_playback_click_on_timeline_plays_from_there(page: Any, ui_server: Any) -> None:
-    login(page, ui_server)
+def test_playback_click_on_timeline_plays_from_there(admin_page: Any, ui_server: Any) -> None:
+    page = admin_page
     cam = ui_server.camera_ids[0]
     span = recorded_span(page, cam, min_s=12)
     target = span["start_utc_us"] + 8_000_000
@@ -172,10 +204,10 @@ def test_playback_click_on_timeline_plays_from_there(page: Any, ui_server: Any) 
         clock, paris_local(now_us))
 
 
-def test_clip_download_is_h264_mp4(page: Any, ui_server: Any, tmp_path: Path) -> None:
+def test_clip_download_is_h264_mp4(admin_page: Any, ui_server: Any, tmp_path: Path) -> None:
     if not shutil.which("ffprobe"):
         pytest.skip("ffprobe is not installed")
-    login(page, ui_server)
+    page = admin_page
     cam = ui_server.camera_ids[0]
     span = recorded_span(page, cam, min_s=10)
     page.goto(f"/playback/{cam}")
@@ -210,9 +242,11 @@ def test_unauthenticated_page_redirects_to_login(page: Any, ui_server: Any) -> N
     page.locator("#username").wait_for()
     resp = page.request.get("/api/cameras")
     assert resp.status == 401
-    # After logging in, the operator lands on the page first asked for.
+    # After logging in (both steps), the user lands on the page first asked for.
     page.fill("#username", ui_server.username)
     page.fill("#password", ui_server.password)
     with page.expect_navigation():
         page.click("button[type=submit]")
+    assert "next=" in page.url, page.url
+    logins.second_factor(page, ui_server.base_url, ui_server.username)
     assert page.url.endswith(f"/playback/{cam}")

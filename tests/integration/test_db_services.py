@@ -1,5 +1,6 @@
 """Services on a real database (SQLite and PostgreSQL) and real files: camera registry,
-segment index, retention purge, audit chain, `guetteur check` and accounts.
+segment index, retention purge, audit chain, `guetteur check`, accounts, grants and the pixel
+gate.
 
 Time is a `FakeClock` moved by hand; nothing sleeps for time to pass.
 """
@@ -24,7 +25,7 @@ from guetteur.bootstrap import Container
 from guetteur.domain.audit import GENESIS, AuditRecord, verify_chain
 from guetteur.domain.cameras import CameraSpec, Credentials
 from guetteur.domain.clock import FakeClock
-from guetteur.domain.errors import Conflict, InvalidInput, NotFound
+from guetteur.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from guetteur.domain.segments import Gap, Span
 from guetteur.domain.timeutil import US_PER_DAY
 from guetteur.services.check import check
@@ -60,7 +61,7 @@ def audit_rows(c: Container) -> list[AuditEvent]:
 def as_record(e: AuditEvent) -> AuditRecord:
     return AuditRecord(e.id, e.at_utc_us, e.user_id, e.username, e.action, e.camera_id,
                        e.range_from_utc_us, e.range_to_utc_us, e.client_addr, e.detail,
-                       e.prev_hash, e.hash)
+                       e.prev_hash, e.hash, e.reason)
 
 
 def put_segment(c: Container, cam_id: int, seq: int, start_us: int, end_us: int,
@@ -462,20 +463,34 @@ def test_check_leaves_a_file_being_written_alone(c: Container, fmp4: bytes) -> N
 def test_users_authenticate_with_the_right_password_only(c: Container) -> None:
     who = c.accounts.add_user("alice", PASSWORD, "admin", full_name="Alice Martin")
     assert (who.username, who.role) == ("alice", "admin")
-    assert c.accounts.authenticate("alice", PASSWORD) == who
-    assert c.accounts.authenticate(" alice ", PASSWORD) == who
-    assert c.accounts.authenticate("alice", PASSWORD + "x") is None
-    assert c.accounts.authenticate("alice", "") is None
-    assert c.accounts.authenticate("bob", PASSWORD) is None
+    ok = c.accounts.authenticate("alice", PASSWORD)
+    assert (ok.status, ok.principal) == ("ok", who)
+    assert ok.needs == "enrol"  # an account that may see images enrols a second factor first
+    assert c.accounts.authenticate(" alice ", PASSWORD).principal == who
+    for name, password in (("alice", PASSWORD + "x"), ("alice", ""), ("bob", PASSWORD)):
+        refused = c.accounts.authenticate(name, password)
+        assert (refused.status, refused.principal) == ("bad", None), (name, password)
     with c.sessions() as db:
         stored = db.scalar(select(User.password_hash).where(User.username == "alice"))
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
 
 
+def test_the_second_factor_stage_depends_on_the_role_and_the_enrolment(c: Container) -> None:
+    c.registry.add_partner("Habitat 77")
+    for name, role in (("adm", "admin"), ("sup", "supervisor"), ("op", "operator"),
+                       ("inv", "investigator"), ("aud", "auditor")):
+        c.accounts.add_user(name, PASSWORD, role)
+    c.accounts.add_user("bail", PASSWORD, "landlord", partner="Habitat 77")
+    needs = {n: c.accounts.authenticate(n, PASSWORD).needs
+             for n in ("adm", "sup", "op", "inv", "aud", "bail")}
+    assert needs == {"adm": "enrol", "sup": "enrol", "op": "enrol", "inv": "enrol",
+                     "aud": "full", "bail": "full"}
+
+
 def test_add_user_validates_its_input(c: Container) -> None:
     c.accounts.add_user("alice", PASSWORD, "admin")
     with pytest.raises(Conflict):
-        c.accounts.add_user("alice", PASSWORD, "landlord")
+        c.accounts.add_user("alice", PASSWORD, "auditor")
     with pytest.raises(InvalidInput) as err:
         c.accounts.add_user("carol", "short", "admin")
     assert err.value.field == "password"
@@ -485,6 +500,17 @@ def test_add_user_validates_its_input(c: Container) -> None:
     with pytest.raises(InvalidInput) as err:
         c.accounts.add_user("eve; drop", PASSWORD, "admin")
     assert err.value.field == "username"
+    # a landlord account belongs to a known partner, and only a landlord account does
+    c.registry.add_partner("Habitat 77")
+    for role, partner in (("landlord", None), ("landlord", "Inconnu"),
+                          ("operator", "Habitat 77")):
+        with pytest.raises(InvalidInput) as err:
+            c.accounts.add_user("frank", PASSWORD, role, partner=partner)
+        assert err.value.field == "partner", (role, partner)
+    landlord = c.accounts.add_user("frank", PASSWORD, "landlord", partner="Habitat 77")
+    assert landlord.partner_id is not None
+    assert c.accounts.get("frank").partner == "Habitat 77"
+    assert [u.username for u in c.accounts.list()] == ["alice", "frank"]
 
 
 def test_a_disabled_user_is_refused_and_loses_its_sessions(c: Container) -> None:
@@ -493,8 +519,101 @@ def test_a_disabled_user_is_refused_and_loses_its_sessions(c: Container) -> None
     assert c.accounts.session_principal(token) is not None
     with c.sessions.begin() as db:
         db.execute(update(User).where(User.id == who.user_id).values(enabled=False))
-    assert c.accounts.authenticate("alice", PASSWORD) is None
+    assert c.accounts.authenticate("alice", PASSWORD).status == "disabled"
+    assert c.accounts.authenticate("alice", PASSWORD).principal is None
     assert c.accounts.session_principal(token) is None
+    # disabled through the service: its sessions are deleted, not just refused
+    other = c.accounts.add_user("bob", PASSWORD, "auditor")
+    bobs = c.accounts.open_session(other, None)
+    before, after = c.accounts.update("bob", enabled=False)
+    assert (before.enabled, after.enabled) == (True, False)
+    with c.sessions() as db:
+        users = set(db.scalars(select(WebSession.user_id)))
+    assert other.user_id not in users
+    assert c.accounts.session_principal(bobs) is None
+    c.accounts.update("bob", enabled=True)
+    assert c.accounts.session_principal(bobs) is None  # re-enabling revives no old session
+    assert c.accounts.authenticate("bob", PASSWORD).status == "ok"
+
+
+def test_five_wrong_passwords_lock_the_account_for_15_minutes(c: Container,
+                                                             clock: FakeClock) -> None:
+    c.accounts.add_user("alice", PASSWORD, "auditor")
+    results = [c.accounts.authenticate("alice", "wrong-password!") for _ in range(5)]
+    assert [(r.status, r.locked_now) for r in results] == [("bad", False)] * 4 + [
+        ("locked", True)]
+    locked = c.accounts.get("alice").locked_until_utc_us
+    assert locked == T0 + 15 * 60 * S
+    clock.set(locked - 1)
+    refused = c.accounts.authenticate("alice", PASSWORD)  # even the right password
+    assert (refused.status, refused.locked_now, refused.principal) == ("locked", False, None)
+    clock.set(locked)
+    assert c.accounts.authenticate("alice", PASSWORD).status == "ok"
+    assert c.accounts.get("alice").locked_until_utc_us is None
+    # a success resets the count: four more failures do not lock
+    for _ in range(4):
+        assert c.accounts.authenticate("alice", "wrong-password!").status == "bad"
+    assert c.accounts.authenticate("alice", PASSWORD).status == "ok"
+
+
+def test_an_administrator_unlocks_by_enabling_or_resetting(c: Container) -> None:
+    c.accounts.add_user("alice", PASSWORD, "auditor")
+    for _ in range(5):
+        c.accounts.authenticate("alice", "wrong-password!")
+    assert c.accounts.authenticate("alice", PASSWORD).status == "locked"
+    c.accounts.update("alice", enabled=True)
+    assert c.accounts.authenticate("alice", PASSWORD).status == "ok"
+    for _ in range(5):
+        c.accounts.authenticate("alice", "wrong-password!")
+    c.accounts.set_password("alice", "An0ther-l0ng-pw")
+    assert c.accounts.authenticate("alice", "An0ther-l0ng-pw").status == "ok"
+
+
+def test_totp_codes_are_checked_once_within_one_step_either_side(c: Container,
+                                                                 clock: FakeClock) -> None:
+    import pyotp
+
+    who = c.accounts.add_user("alice", PASSWORD, "operator")
+    secret, uri = c.accounts.begin_enrolment(who.user_id)
+    assert uri.startswith("otpauth://totp/") and "issuer=Guetteur" in uri
+    assert c.accounts.begin_enrolment(who.user_id)[0] == secret  # same secret until confirmed
+    with c.engine.connect() as conn:
+        sealed = bytes(conn.execute(text("SELECT totp_secret_enc FROM user_account")).scalar())
+    assert secret.encode() not in sealed
+    totp = pyotp.TOTP(secret)
+    now_s = clock.now_us() // S
+    assert not c.accounts.check_totp(who.user_id, totp.at(now_s))  # not enrolled yet
+    assert not c.accounts.check_totp(who.user_id, "12345", enrolling=True)
+    assert c.accounts.check_totp(who.user_id, totp.at(now_s), enrolling=True)
+    assert c.accounts.get("alice").totp_enrolled
+    assert not c.accounts.check_totp(who.user_id, totp.at(now_s))  # replay
+    with pytest.raises(Conflict):
+        c.accounts.begin_enrolment(who.user_id)
+    clock.advance(60)
+    now_s = clock.now_us() // S
+    assert not c.accounts.check_totp(who.user_id, totp.at(now_s - 60))  # two steps old
+    code = totp.at(now_s - 30)  # one step late: accepted (typed with a space), once
+    assert c.accounts.check_totp(who.user_id, code[:3] + " " + code[3:])
+    assert not c.accounts.check_totp(who.user_id, code)
+    window = {totp.at(now_s + d) for d in (-30, 0, 30)}
+    wrong = next(f"{i:06d}" for i in range(4) if f"{i:06d}" not in window)
+    assert not c.accounts.check_totp(who.user_id, wrong)
+    assert c.accounts.check_totp(who.user_id, totp.at(now_s + 30))  # one step early
+    assert not c.accounts.check_totp(who.user_id, totp.at(now_s))  # before the step used
+
+
+def test_a_pending_session_is_not_a_full_one(c: Container) -> None:
+    who = c.accounts.add_user("alice", PASSWORD, "operator")
+    token = c.accounts.open_session(who, "127.0.0.1", stage="mfa")
+    info = c.accounts.session(token)
+    assert info is not None and (info.stage, info.principal) == ("mfa", who)
+    assert c.accounts.session_principal(token) is None
+    pending_csrf = info.csrf_token
+    c.accounts.promote_session(token)
+    info = c.accounts.session(token)
+    assert info is not None and info.stage == "full"
+    assert info.csrf_token != pending_csrf and len(info.csrf_token) >= 24
+    assert c.accounts.session_principal(token) == who
 
 
 def test_sessions_expire_after_the_idle_limit(c: Container, clock: FakeClock) -> None:
@@ -533,18 +652,34 @@ def test_only_the_token_hash_is_stored(c: Container) -> None:
 
 def test_a_password_reset_kills_every_session(c: Container) -> None:
     who = c.accounts.add_user("alice", PASSWORD, "admin")
-    other = c.accounts.add_user("bob", PASSWORD, "landlord")
+    c.registry.add_partner("Habitat 77")
+    other = c.accounts.add_user("bob", PASSWORD, "landlord", partner="Habitat 77")
     tokens = [c.accounts.open_session(who, "10.0.0.1"), c.accounts.open_session(who, "10.0.0.2")]
     bobs = c.accounts.open_session(other, "10.0.0.3")
     c.accounts.set_password("alice", "An0ther-l0ng-pw")
     assert [c.accounts.session_principal(t) for t in tokens] == [None, None]
     assert c.accounts.session_principal(bobs) == other
-    assert c.accounts.authenticate("alice", PASSWORD) is None
-    assert c.accounts.authenticate("alice", "An0ther-l0ng-pw") == who
+    assert c.accounts.authenticate("alice", PASSWORD).status == "bad"
+    assert c.accounts.authenticate("alice", "An0ther-l0ng-pw").principal == who
     with pytest.raises(InvalidInput):
         c.accounts.set_password("alice", "short")
     with pytest.raises(NotFound):
         c.accounts.set_password("nobody", "An0ther-l0ng-pw")
+
+
+def test_a_reset_with_second_factor_makes_the_user_enrol_again(c: Container,
+                                                               clock: FakeClock) -> None:
+    import pyotp
+
+    who = c.accounts.add_user("alice", PASSWORD, "operator")
+    secret, _ = c.accounts.begin_enrolment(who.user_id)
+    assert c.accounts.check_totp(who.user_id, pyotp.TOTP(secret).at(clock.now_us() // S),
+                                 enrolling=True)
+    assert c.accounts.authenticate("alice", PASSWORD).needs == "mfa"
+    c.accounts.set_password("alice", "An0ther-l0ng-pw", reset_totp=True)
+    assert not c.accounts.get("alice").totp_enrolled
+    assert c.accounts.authenticate("alice", "An0ther-l0ng-pw").needs == "enrol"
+    assert c.accounts.begin_enrolment(who.user_id)[0] != secret
 
 
 def test_logout_closes_only_that_session(c: Container) -> None:
@@ -553,3 +688,105 @@ def test_logout_closes_only_that_session(c: Container) -> None:
     c.accounts.close_session(first)
     assert c.accounts.session_principal(first) is None
     assert c.accounts.session_principal(second) == who
+
+
+# -- grants and the pixel gate ----------------------------------------------------------------
+
+def test_grants_are_checked_against_the_role_and_the_registry(c: Container) -> None:
+    cam = add_camera(c, site="Nord")
+    c.registry.add_partner("Habitat 77")
+    op = c.accounts.add_user("op", PASSWORD, "operator")
+    c.accounts.add_user("bail", PASSWORD, "landlord", partner="Habitat 77")
+    c.accounts.add_user("aud", PASSWORD, "auditor")
+    for user, action in (("op", "export"), ("op", "audit"), ("bail", "live"),
+                         ("aud", "playback"), ("op", "health"), ("op", "fly")):
+        with pytest.raises(InvalidInput) as err:
+            c.grants.add(user, action)
+        assert err.value.field == "action", (user, action)
+    for kind, value in (("site", "Sud"), ("site", ""), ("owner", "Inconnu"),
+                        ("cameras", "99"), ("cameras", "Place de la Mairie,Inconnue"),
+                        ("cameras", " , "), ("planet", "x")):
+        with pytest.raises(InvalidInput) as err:
+            c.grants.add("op", "live", kind, value)
+        assert err.value.field in ("scope_kind", "scope_value"), (kind, value)
+    with pytest.raises(InvalidInput) as err:
+        c.grants.add("op", "live", valid_from_utc_us=T0, valid_until_utc_us=T0)
+    assert err.value.field == "valid_until"
+    with pytest.raises(NotFound):
+        c.grants.add("nobody", "live")
+    assert c.grants.list() == []
+
+    by_name = c.grants.add("op", "live", "cameras", f" Place de la Mairie , {cam}",
+                           actor="admin")
+    assert (by_name.scope_value, by_name.created_by, by_name.created_utc_us) == (
+        str(cam), "admin", T0)
+    assert c.grants.add("op", "playback", "site", "Nord").scope_value == "Nord"
+    assert c.grants.add("op", "ptz", "owner", "city").scope_value == "city"
+    assert c.grants.add("op", "live", "all", "ignored").scope_value is None
+    assert [g.action for g in c.grants.active_for(op.user_id)] == [
+        "live", "playback", "ptz", "live"]
+
+    revoked = c.grants.revoke(by_name.id, actor="admin")
+    assert (revoked.revoked_by, revoked.revoked_utc_us) == ("admin", T0)
+    assert by_name.id not in [g.id for g in c.grants.active_for(op.user_id)]
+    assert by_name.id not in [g.id for g in c.grants.list("op")]
+    assert by_name.id in [g.id for g in c.grants.list("op", include_revoked=True)]
+    with pytest.raises(NotFound):
+        c.grants.revoke(by_name.id + 100)
+
+
+def test_the_gate_audits_every_decision_and_asks_investigators_for_a_case(
+        c: Container, clock: FakeClock) -> None:
+    cam = add_camera(c)
+    inv = c.accounts.add_user("inv", PASSWORD, "investigator",
+                              habilitation_until_utc_us=T0 + 3600 * S)
+    c.grants.add("inv", "playback", "cameras", str(cam))
+    with pytest.raises(Forbidden) as err:
+        c.gate.authorize_media(inv, "playback", cam, client_addr="10.0.0.1")
+    assert "réquisition" in err.value.message
+    event_id = c.gate.authorize_media(inv, "playback", cam, range_from_utc_us=T0 - 60 * S,
+                                      range_to_utc_us=T0, client_addr="10.0.0.1",
+                                      reason="  PV 2026/1234  ")
+    with pytest.raises(Forbidden):
+        c.gate.authorize_media(inv, "export", cam, reason="PV 2026/1234")  # no export grant
+    with pytest.raises(ValueError):
+        c.gate.authorize_media(inv, "health", cam)
+    clock.set(T0 + 3600 * S)  # the habilitation ends: the same grant gives nothing
+    with pytest.raises(Forbidden):
+        c.gate.authorize_media(inv, "playback", cam, reason="PV 2026/1234")
+
+    events = [e for e in audit_rows(c) if e.user_id == inv.user_id]
+    assert [(e.action, e.reason, e.camera_id) for e in events] == [
+        ("playback_denied", None, cam), ("playback", "PV 2026/1234", cam),
+        ("export_denied", "PV 2026/1234", cam), ("playback_denied", "PV 2026/1234", cam)]
+    assert events[1].id == event_id
+    assert (events[1].range_from_utc_us, events[1].range_to_utc_us) == (T0 - 60 * S, T0)
+    assert events[1].client_addr == "10.0.0.1"
+    decisions = [json.loads(e.detail)["decision"] for e in events]
+    assert decisions == ["case reference required", "granted",
+                         "no valid grant for this camera and action", "habilitation expired"]
+    assert verify_chain(as_record(r) for r in audit_rows(c))[1] is None
+
+
+def test_visible_cameras_follow_the_scope_of_each_grant(c: Container) -> None:
+    c.registry.add_partner("Habitat 77")
+    mairie = add_camera(c, "Mairie", site="Centre")
+    gare = add_camera(c, "Gare", site="Centre")
+    tilleuls = add_camera(c, "Tilleuls", owner="Habitat 77", site="Les Tilleuls")
+    parc = add_camera(c, "Parc")
+    op = c.accounts.add_user("op", PASSWORD, "operator")
+    bail = c.accounts.add_user("bail", PASSWORD, "landlord", partner="Habitat 77")
+    adm = c.accounts.add_user("adm", PASSWORD, "admin")
+    assert c.gate.visible(op, "live") == set()
+    c.grants.add("op", "live", "site", "Centre")
+    c.grants.add("op", "playback", "owner", "Habitat 77")
+    c.grants.add("op", "ptz", "cameras", f"{parc}")
+    assert c.gate.visible(op, "live") == {mairie, gare}
+    assert c.gate.visible(op, "playback") == {tilleuls}
+    assert c.gate.visible(op, "ptz") == {parc}
+    assert c.gate.visible(op, "health") == {mairie, gare, tilleuls}
+    assert c.gate.visible(bail, "health") == {tilleuls}
+    assert c.gate.visible(bail, "live") == set()
+    assert c.gate.visible(adm, "health") == {mairie, gare, tilleuls, parc}
+    assert c.gate.visible(adm, "live") == set()  # an administrator sees no image ungranted
+    assert c.gate.visible(adm, "configure") == {mairie, gare, tilleuls, parc}

@@ -163,12 +163,14 @@ def test_live_viewers_share_one_upstream_connection(
     from starlette.testclient import TestClient
 
     from guetteur.web.app import create_app
+    from guetteur.web.session import COOKIE
 
     c = make_container(sqlite_url)
     cam = add_camera(c, sim)
-    c.accounts.add_user("admin", "correct-horse-battery", "admin")
+    viewer = c.accounts.add_user("operateur", "correct-horse-battery", "operator")
+    c.grants.add("operateur", "live", "cameras", str(cam))
     with TestClient(create_app(c)) as client:
-        client.post("/login", data={"username": "admin", "password": "correct-horse-battery"})
+        client.cookies.set(COOKIE, c.accounts.open_session(viewer, "testclient"))
         from support import wait_until
 
         wait_until(lambda: c.status.get(cam, "main") == "recording", 30, "recording")

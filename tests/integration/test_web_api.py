@@ -1,86 +1,61 @@
 """The web layer on a real app (`create_app`) over a real SQLite database, driven by Starlette's
-TestClient: every route is protected, media routes refuse a landlord and send no pixel, login
-and logout, the camera API's errors, CSRF refusal, clips and timelines.
+TestClient: every route is protected; media routes give 401/403 and not one byte of media to an
+anonymous caller, a landlord or an operator without the grant, and only the granted camera's
+media to an operator granted on one camera; login and logout, the camera API's errors,
+cross-site refusal, clips and timelines.
 
 Routes are enumerated from the app itself, so a route added later is covered without editing
-this file.
+this file. Sessions are opened directly (`stage="full"`); the second factor and CSRF have their
+own tests in `test_auth.py`.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
 import shutil
-import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from starlette.routing import WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from guetteur.adapters.db.models import AuditEvent, WebSession
 from guetteur.bootstrap import Container
+from guetteur.domain.cameras import CameraSpec
 from guetteur.domain.clock import FakeClock
+from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import iso_utc
+from guetteur.services.live import LiveHub
 from guetteur.services.segment_index import GapRow, SegmentRow
 from guetteur.web.app import create_app
 from guetteur.web.routes_media import MEDIA_ROUTES
 from guetteur.web.session import COOKIE
+from support import TOTP_SECRET, app_routes, make_fmp4, page_value, totp_code
+from support import looks_like_video as carries_video
 
 T0 = 1_795_638_600_000_000  # 2026-11-25T20:30:00Z
 S = 1_000_000
 ADMIN_PW = "Adm1n-l0ng-password"
 LANDLORD_PW = "Ba1lleur-l0ng-password"
+OPERATOR_PW = "Op3rateur-l0ng-password"
+AUDITOR_PW = "Aud1teur-l0ng-password"
+PARTNER = "Habitat 77"
 CAM_PW = "Cam3ra-S3cret!"
 PUBLIC = ("/login", "/healthz")
 MEDIA_WORDS = ("media", "clip", "live", "playback", ".m3u8", "segment", "/at", "export",
                "snapshot", "image", "frame", ".mp4")
-MP4_BOXES = (b"ftyp", b"moov", b"moof", b"mdat", b"styp", b"free")
 # every media route gets a valid range, so it is refused for the right reason
 MEDIA_QUERY = f"?from={T0}&to={T0 + 4 * S}&t={T0 + S}&stream=main"
 
 
-@dataclass(frozen=True)
-class RouteInfo:
-    path: str
-    methods: frozenset[str]
-    websocket: bool
-    endpoint_module: str | None
-    endpoint_source: str
-
-
-def app_routes(app: Any) -> list[RouteInfo]:
-    """Every route of the app, flattened (FastAPI >= 0.12x nests included routers)."""
-    try:
-        from fastapi.routing import iter_route_contexts
-    except ImportError:  # older FastAPI: app.routes is already flat
-        contexts: list[Any] = list(app.routes)
-        originals = contexts
-    else:
-        contexts = list(iter_route_contexts(app.routes))
-        originals = [ctx.original_route for ctx in contexts]
-    routes = []
-    for ctx, original in zip(contexts, originals, strict=True):
-        endpoint = getattr(original, "endpoint", None)
-        try:
-            source = inspect.getsource(endpoint) if endpoint is not None else ""
-        except (OSError, TypeError):
-            source = ""
-        routes.append(RouteInfo(
-            path=ctx.path, methods=frozenset(getattr(ctx, "methods", None) or ()),
-            websocket=isinstance(original, WebSocketRoute),
-            endpoint_module=getattr(endpoint, "__module__", None), endpoint_source=source))
-    return routes
-
-
-def fill(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "1", path)
+def fill(path: str, default: object = 1, **values: object) -> str:
+    """The path with its parameters set (`values` by name, `default` otherwise)."""
+    return re.sub(r"\{([^}]+)\}", lambda m: str(values.get(m.group(1), default)), path)
 
 
 def is_public(path: str) -> bool:
@@ -88,20 +63,7 @@ def is_public(path: str) -> bool:
 
 
 def looks_like_video(response: Any) -> bool:
-    body = response.content
-    return (response.headers.get("content-type", "").startswith("video/")
-            or (len(body) >= 8 and body[4:8] in MP4_BOXES))
-
-
-def make_fmp4(path: Path) -> Path:
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", "2",
-         "-c:v", "libx264", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", "-f", "mp4",
-         "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
-         "-frag_duration", "200000", str(path)],
-        check=True, timeout=60)
-    return path
+    return carries_video(response.headers.get("content-type", ""), response.content)
 
 
 @pytest.fixture(scope="module")
@@ -118,12 +80,18 @@ class Env:
     clock: FakeClock
     admin_token: str
     landlord_token: str
+    operator_token: str
+    users: dict[str, Principal]
 
     def use(self, token: str | None) -> TestClient:
-        """Make the client send this session's cookie (or none)."""
+        """Make the client send this session's cookie and CSRF token (or neither)."""
         self.client.cookies.clear()
+        self.client.headers.pop("x-csrf-token", None)
         if token:
             self.client.cookies.set(COOKIE, token)
+            info = self.c.accounts.session(token)
+            if info is not None:
+                self.client.headers["x-csrf-token"] = info.csrf_token
         return self.client
 
     def audit(self, action: str | None = None) -> list[AuditEvent]:
@@ -136,14 +104,22 @@ class Env:
 
 @pytest.fixture
 def env(sqlite_url: str, make_container: Any) -> Iterator[Env]:
+    """An administrator granted live, playback and export everywhere; a landlord of PARTNER;
+    an operator without any grant. Live views work without recording (they get a status)."""
     clock = FakeClock(T0 + 3600 * S)
     c = make_container(sqlite_url, clock=clock)
-    admin = c.accounts.add_user("admin", ADMIN_PW, "admin")
-    landlord = c.accounts.add_user("bailleur", LANDLORD_PW, "landlord")
+    c.live = LiveHub(c.current_path)
+    c.registry.add_partner(PARTNER)
+    users = {"admin": c.accounts.add_user("admin", ADMIN_PW, "admin"),
+             "landlord": c.accounts.add_user("bailleur", LANDLORD_PW, "landlord",
+                                             partner=PARTNER),
+             "operator": c.accounts.add_user("operateur", OPERATOR_PW, "operator")}
+    for action in ("live", "playback", "export"):
+        c.grants.add("admin", action, actor="test")
     app = create_app(c, run_background=False)
     with TestClient(app) as client:
-        yield Env(c, client, clock, c.accounts.open_session(admin, "testclient"),
-                  c.accounts.open_session(landlord, "testclient"))
+        yield Env(c, client, clock, *(c.accounts.open_session(users[k], "testclient")
+                                      for k in ("admin", "landlord", "operator")), users)
 
 
 def add_camera(env: Env, **body: Any) -> Any:
@@ -253,18 +229,30 @@ def test_media_routes_and_gated_routes_are_the_same_set(env: Env) -> None:
             f"{route.path}: gated={gated}, registered={route.path in MEDIA_ROUTES}")
 
 
-def test_a_landlord_gets_403_and_no_pixel_from_every_media_route(env: Env,
-                                                                 fmp4: bytes) -> None:
-    assert add_camera(env).status_code == 201
+CALLERS = ["anonymous", "landlord", "operator"]  # the operator has no grant
+
+
+def token_of(env: Env, caller: str) -> str | None:
+    return {"anonymous": None, "landlord": env.landlord_token,
+            "operator": env.operator_token}[caller]
+
+
+@pytest.mark.parametrize("caller", CALLERS, ids=["anonymous", "landlord", "ungranted-operator"])
+def test_no_media_route_gives_a_byte_to_a_caller_without_the_right(env: Env, fmp4: bytes,
+                                                                   caller: str) -> None:
+    # the landlord's own partner's camera: a landlord sees its health, never its pixels
+    assert add_camera(env, owner=PARTNER).status_code == 201
     put_segment(env, 1, 1, T0, T0 + 2 * S, fmp4)
     admin = env.use(env.admin_token)
-    # the same requests work for an admin: the refusals below are about rights only
+    # the same requests work for a granted admin: the refusals below are about rights only
     r = admin.get("/api/segments/1/media")
     assert r.status_code == 200 and r.content == fmp4
     assert admin.get(f"/api/cameras/1/at?t={T0 + S}").json()["segment_id"] == 1
     before = len(env.audit())
 
-    client = env.use(env.landlord_token)
+    anonymous = caller == "anonymous"
+    status, ws_code = (401, 4401) if anonymous else (403, 4403)
+    client = env.use(token_of(env, caller))
     media = [r for r in app_routes(client.app) if r.path in MEDIA_ROUTES]
     assert {r.path for r in media} == MEDIA_ROUTES
     for route in media:
@@ -272,32 +260,147 @@ def test_a_landlord_gets_403_and_no_pixel_from_every_media_route(env: Env,
         if route.websocket:
             with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(url):
                 pass
-            assert refused.value.code == 4403, url
+            assert refused.value.code == ws_code, url
             continue
         for method in route.methods - {"HEAD"}:
-            for headers in ({}, {"range": "bytes=100-"}):
+            for headers in ({}, {"range": "bytes=100-"}, {"accept": "text/html"}):
                 r = client.request(method, url, headers=headers, follow_redirects=False)
-                assert r.status_code == 403, f"{method} {url}: {r.status_code} {r.text[:200]}"
+                assert r.status_code == status, f"{method} {url}: {r.status_code} {r.text[:200]}"
                 assert not looks_like_video(r), url
                 assert fmp4[:64] not in r.content
-                assert r.json()["error"] == "Forbidden"
-    denied = [e.action for e in env.audit()[before:]]
+                assert r.json()["error"] == ("NotAuthenticated" if anonymous else "Forbidden")
+    events = env.audit()[before:]
+    if anonymous:
+        assert events == []
+        return
+    who = env.users[caller]
+    assert all(e.user_id == who.user_id for e in events)
+    denied = [e.action for e in events]
     assert denied and all(a.endswith("_denied") for a in denied), denied
-    assert "live_denied" in denied and "export_denied" in denied
+    assert {"live_denied", "playback_denied", "export_denied"} <= set(denied)
 
 
-def test_a_landlord_gets_no_pixel_from_any_route(env: Env, fmp4: bytes) -> None:
-    assert add_camera(env).status_code == 201
+@pytest.mark.parametrize("caller", ["landlord", "operator"],
+                         ids=["landlord", "ungranted-operator"])
+def test_no_route_at_all_gives_a_byte_of_media_to_a_caller_without_the_right(
+        env: Env, fmp4: bytes, caller: str) -> None:
+    assert add_camera(env, owner=PARTNER).status_code == 201
     put_segment(env, 1, 1, T0, T0 + 2 * S, fmp4)
-    client = env.use(env.landlord_token)
+    client = env.use(token_of(env, caller))
     for route in app_routes(client.app):
         if route.websocket or route.path == "/logout" or route.path.startswith("/static"):
             continue
         url = fill(route.path) + MEDIA_QUERY
         for method in route.methods:
-            r = client.request(method, url, follow_redirects=False)
-            assert not looks_like_video(r), f"{method} {url}"
-            assert fmp4[:64] not in r.content
+            for accept in ("text/html", "application/json"):
+                r = client.request(method, url, headers={"accept": accept},
+                                   follow_redirects=False)
+                assert r.status_code < 500, f"{method} {url}: {r.status_code}"
+                assert not looks_like_video(r), f"{method} {url}"
+                assert fmp4[:64] not in r.content
+    assert env.use(token_of(env, caller)).get("/api/cameras").status_code == 200  # still in
+
+
+def test_an_operator_granted_on_one_camera_gets_its_media_and_no_other(
+        env: Env, fmp4: bytes) -> None:
+    assert add_camera(env).status_code == 201
+    assert add_camera(env, name="Gare", main_url="rtsp://192.0.2.11/s").status_code == 201
+    put_segment(env, 1, 1, T0, T0 + 2 * S, fmp4)  # segment 1, camera 1
+    put_segment(env, 2, 1, T0, T0 + 2 * S, fmp4)  # segment 2, camera 2
+    for action in ("live", "playback"):
+        env.c.grants.add("operateur", action, "cameras", "1")
+    operator = env.users["operator"]
+    client = env.use(env.operator_token)
+    granted: dict[str, Any] = {  # what camera 1 gives (an operator is never granted export)
+        "/api/cameras/{camera_id}/playback.m3u8":
+            lambda r: r.status_code == 200 and r.text.startswith("#EXTM3U")
+            and "/api/segments/1/media" in r.text,
+        "/api/segments/{segment_id}/media": lambda r: r.status_code == 200 and r.content == fmp4,
+        "/api/cameras/{camera_id}/at": lambda r: r.status_code == 200
+            and r.json()["segment_id"] == 1,
+        "/api/cameras/{camera_id}/clip.mp4": lambda r: r.status_code == 403,
+        "/api/cameras/{camera_id}/live": None,
+    }
+    assert set(granted) == MEDIA_ROUTES, "a new media route: say what camera 1 gives here"
+    for route in app_routes(client.app):
+        if route.path not in MEDIA_ROUTES:
+            continue
+        other = fill(route.path, camera_id=2, segment_id=2) + MEDIA_QUERY
+        mine = fill(route.path, camera_id=1, segment_id=1) + MEDIA_QUERY
+        if route.websocket:
+            with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect(other):
+                pass
+            assert refused.value.code == 4403
+            with client.websocket_connect(mine) as ws:
+                assert ws.receive_json() == {"type": "status", "state": "reconnecting"}
+            continue
+        for headers in ({}, {"range": "bytes=100-"}):
+            r = client.get(other, headers=headers)
+            assert r.status_code == 403, f"{other}: {r.status_code}"
+            assert not looks_like_video(r) and fmp4[:64] not in r.content
+        r = client.get(mine)
+        assert granted[route.path](r), f"{mine}: {r.status_code} {r.text[:200]}"
+        if r.status_code == 403:
+            assert not looks_like_video(r)
+
+    events = [(e.action, e.camera_id) for e in env.audit() if e.user_id == operator.user_id]
+    assert ("live", 1) in events and ("live_end", 1) in events
+    assert ("live_denied", 2) in events and ("playback_denied", 2) in events
+    assert ("playback", 1) in events and ("export_denied", 1) in events
+    assert not [e for e in events if e[1] == 2 and not e[0].endswith("_denied")]
+    listed = {c["id"]: c["can"] for c in client.get("/api/cameras").json()}
+    assert listed == {1: ["live", "playback"]}  # health of the cameras it may view only
+
+
+# -- a live view already open loses its right the moment it ends ----------------------------
+
+def end_by_grant_expiry(env: Env, valid_until: int) -> None:
+    env.clock.set(valid_until)
+
+
+def end_by_revocation(env: Env, _valid_until: int) -> None:
+    [grant] = env.c.grants.list("operateur")
+    env.c.grants.revoke(grant.id, actor="admin")
+
+
+def end_by_habilitation(env: Env, _valid_until: int) -> None:
+    env.c.accounts.update("operateur", habilitation_until_utc_us=env.clock.now_us())
+
+
+def end_by_disabling(env: Env, _valid_until: int) -> None:
+    env.c.accounts.update("operateur", enabled=False)
+
+
+@pytest.mark.parametrize("end", [end_by_grant_expiry, end_by_revocation, end_by_habilitation,
+                                 end_by_disabling],
+                         ids=["grant-expiry", "revocation", "habilitation", "disabled"])
+def test_an_open_live_view_is_closed_with_4403_when_the_right_ends(
+        env: Env, monkeypatch: pytest.MonkeyPatch, end: Any) -> None:
+    from guetteur.web import routes_media
+
+    monkeypatch.setattr(routes_media, "RECHECK_S", 0.5)
+    assert add_camera(env).status_code == 201
+    opened_at = env.clock.now_us()
+    valid_until = opened_at + 2 * S
+    env.c.grants.add("operateur", "live", "cameras", "1", valid_until_utc_us=valid_until)
+    client = env.use(env.operator_token)
+    with client.websocket_connect("/api/cameras/1/live") as ws:
+        assert ws.receive_json() == {"type": "status", "state": "reconnecting"}
+        env.clock.advance(1)
+        time.sleep(1.2)  # two re-checks while the right holds: the view stays open
+        assert env.audit("live_end") == []
+        end(env, valid_until)
+        assert ws.receive_json() == {"type": "status", "state": "forbidden"}
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+        assert closed.value.code == 4403
+    [opened] = env.audit("live")
+    [ended] = env.audit("live_end")
+    assert (opened.user_id, opened.camera_id, opened.range_from_utc_us) == (
+        env.users["operator"].user_id, 1, opened_at)
+    assert json.loads(ended.detail) == {"opened_by_event": opened.id}
+    assert ended.camera_id == 1 and ended.range_to_utc_us == env.clock.now_us()
+    assert env.c.live is not None and env.c.live.viewers() == {}
 
 
 def test_a_landlord_cannot_change_cameras(env: Env) -> None:
@@ -335,7 +438,7 @@ def test_login_sets_a_strict_http_only_cookie_and_logout_kills_the_session(env: 
     r = client.post("/login", data={"username": "admin", "password": ADMIN_PW,
                                     "next": "/cameras"}, follow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["location"] == "/cameras"
+    assert r.headers["location"] == "/login/enrol?next=/cameras"  # second factor first
     cookie = r.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}=")
     attributes = {a.strip().lower() for a in cookie.split(";")}
@@ -343,10 +446,18 @@ def test_login_sets_a_strict_http_only_cookie_and_logout_kills_the_session(env: 
     assert "samesite=strict" in attributes
     assert "path=/" in attributes
     token = cookie.split(";")[0].split("=", 1)[1]
-    [login] = env.audit("login")
-    assert login.username == "admin"
+    assert env.audit("login") == []
 
     client = env.use(token)
+    secret = page_value(client.get("/login/enrol?next=/cameras").text, TOTP_SECRET)
+    r = client.post("/login/enrol", data={"code": totp_code(secret, env.clock.now_us()),
+                                          "next": "/cameras"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/cameras"
+    [login] = env.audit("login")
+    assert login.username == "admin"
+    assert json.loads(login.detail) == {"second_factor": True}
+
+    client = env.use(token)  # the session's CSRF token changed with the second factor
     assert client.get("/api/cameras").status_code == 200
     r = client.post("/logout", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login"
@@ -355,16 +466,29 @@ def test_login_sets_a_strict_http_only_cookie_and_logout_kills_the_session(env: 
     assert env.use(token).get("/api/cameras").status_code == 401  # even with the old cookie
     with env.c.sessions() as db:
         remaining = db.scalars(select(WebSession.token_sha256)).all()
-    assert len(remaining) == 2  # the fixture's two sessions, not this one
+    assert len(remaining) == 3  # the fixture's three sessions, not this one
+    assert [e.username for e in env.audit("logout")] == ["admin"]
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil",
                                     "javascript:alert(1)"])
 def test_login_never_redirects_off_site(env: Env, target: str) -> None:
+    env.c.accounts.add_user("auditrice", AUDITOR_PW, "auditor")  # no second factor
+    r = env.use(None).post("/login", data={"username": "auditrice", "password": AUDITOR_PW,
+                                           "next": target}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/audit"
+    # with a second factor, neither step leads off site
     r = env.use(None).post("/login", data={"username": "admin", "password": ADMIN_PW,
                                            "next": target}, follow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["location"] == "/live"
+    assert r.headers["location"] == "/login/enrol?next=/"
+    client = env.use(r.cookies[COOKIE])
+    secret, _ = env.c.accounts.begin_enrolment(env.users["admin"].user_id)
+    r = client.post("/login/enrol", data={"code": totp_code(secret, env.clock.now_us()),
+                                          "next": target}, follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/cameras"
 
 
 # -- camera API -------------------------------------------------------------------------------
@@ -546,4 +670,61 @@ def test_an_unknown_camera_page_is_an_html_page_in_french(env: Env) -> None:
     res = env.use(env.admin_token).get("/live/999", headers={"accept": "text/html"})
     assert res.status_code == 404
     assert res.headers["content-type"].startswith("text/html")
-    assert "Caméra « 999 » inconnue" in res.text and "Retour au mur" in res.text
+    assert "Caméra « 999 » inconnue" in res.text
+    assert 'href="/live"' in res.text and 'href="/admin"' in res.text  # the way back: its menu
+
+
+# -- numbers beyond what the database stores ----------------------------------------------------
+
+HUGE = 2**70
+
+
+def test_numbers_beyond_the_database_s_range_are_invalid_input(any_db_url: str,
+                                                               make_container: Any) -> None:
+    """Found by the fuzz run: an id or an instant of 2**70 made SQLite raise OverflowError and
+    PostgreSQL a DataError, answered 500. They are bad input (422), or refused (403/404)."""
+    c = make_container(any_db_url, clock=FakeClock(T0))
+    c.live = LiveHub(c.current_path)
+    admin = c.accounts.add_user("admin", ADMIN_PW, "admin")
+    auditor = c.accounts.add_user("auditrice", AUDITOR_PW, "auditor")
+    for action in ("live", "playback", "export"):
+        c.grants.add("admin", action)
+    with TestClient(create_app(c, run_background=False)) as client:
+        for who in (admin, auditor):
+            token = c.accounts.open_session(who, "testclient")
+            client.cookies.set(COOKIE, token)
+            client.headers["x-csrf-token"] = c.accounts.session(token).csrf_token  # type: ignore[union-attr]
+            checked = 0
+            for route in app_routes(client.app):
+                if route.websocket or "{" not in route.path or route.path.startswith("/static"):
+                    continue
+                url = fill(route.path, default=HUGE) + MEDIA_QUERY
+                for method in route.methods - {"HEAD"}:
+                    body = {} if method in ("POST", "PATCH", "PUT") else None
+                    r = client.request(method, url, json=body, follow_redirects=False)
+                    assert r.status_code in (403, 404, 422), f"{method} {url}: {r.status_code}"
+                    checked += 1
+            assert checked > 10
+            for query in (f"/api/cameras/1/at?t={HUGE}", f"/api/cameras/1/at?t=-{HUGE}",
+                          f"/api/cameras/1/timeline?from={HUGE}&to={HUGE + 1}",
+                          f"/api/cameras/1/playback.m3u8?from={HUGE}&to={HUGE + 1}",
+                          f"/api/cameras/1/clip.mp4?from={HUGE}&to={HUGE + 1}",
+                          f"/api/audit?from={HUGE}", f"/api/audit?camera_id={HUGE}",
+                          f"/api/audit?offset={HUGE}", f"/api/audit.csv?from={HUGE}"):
+                r = client.get(query)
+                assert r.status_code in (403, 404, 422), f"{who.role} {query}: {r.status_code}"
+        r = client.get(f"/api/audit?camera_id={HUGE}")  # the auditor's session
+        assert r.status_code == 422 and r.json()["error"] == "InvalidInput"
+        c.registry.add(CameraSpec(name="Mairie", main_url="rtsp://192.0.2.10/s"))
+        token = c.accounts.open_session(admin, "testclient")
+        client.cookies.set(COOKIE, token)
+        client.headers["x-csrf-token"] = c.accounts.session(token).csrf_token  # type: ignore[union-attr]
+        for t in (HUGE, -HUGE, 10**17, -(10**17)):  # ±2**70, or the years 5138 and -1199
+            r = client.get(f"/playback/1?t={t}", headers={"accept": "text/html"})
+            assert r.status_code in (200, 422), (t, r.status_code)
+            r = client.get(f"/api/cameras/1/timeline?from={t}")
+            assert r.status_code in (200, 422), (t, r.status_code)
+        r = client.post("/api/users", json={"username": "x", "role": "operator",
+                                            "habilitation_until": str(HUGE)})
+        assert r.status_code == 422
+        assert [u.username for u in c.accounts.list()] == ["admin", "auditrice"]

@@ -117,6 +117,7 @@ class Decision:
 def decide(who: Principal, grants: Iterable[Grant], action: str, camera: CameraRef | None,
            at_utc_us: int) -> Decision:
     """May `who` do `action` on `camera` (None: on no camera in particular) at this instant?"""
+    grants = tuple(grants)  # read more than once (health asks each viewing action in turn)
     if action not in ACTIONS:
         return Decision(False, f"unknown action {action}")
     if not who.enabled:

@@ -1,10 +1,9 @@
 """Segments, spans and gaps: bookkeeping of what was recorded, as pure functions.
 
 A *segment* is one fragmented-MP4 file of one stream of one camera, cut on a keyframe, about
-`segment_duration_s` long. Its wall-clock times come from `SegmentTimer`: the wall clock when the
-first segment of a recorder run was reported, minus the media time elapsed (so start = anchor +
-media offset), re-anchored when the camera clock and ours drift apart by more than
-`max_drift_us`; the measured drift is kept in each segment row.
+`segment_duration_s` long. Its wall-clock times come from `SegmentTimer`: an anchor (the wall
+time of the run's media time 0) plus the media offsets, so consecutive segments of a run touch
+exactly; the measured drift between the camera's media clock and ours is kept in each row.
 
 A *span* is a maximal run of segments that touch (within `join_tolerance_us`); between spans are
 *gaps*, each with a reason when one was recorded.
@@ -32,13 +31,20 @@ class SegmentTimer:
     """Turns ffmpeg's media times of one recorder run into wall-clock times.
 
     ffmpeg reports each finished segment with its media start and end in seconds from the first
-    packet of the run. The report comes right when the next keyframe arrives, so the wall clock
-    at report time is the wall-clock end of the segment, give or take transport latency.
+    packet of the run. The report comes when the next keyframe arrives, so the wall clock at
+    report time is the wall-clock end of the segment plus a delay that can only be positive
+    (transport, a busy event loop). Hence the anchor (wall time of media time 0) is the
+    *earliest* `reported - media_end` seen: a late report never shifts segments. A camera whose
+    clock really runs slow shows the same positive drift on `confirm` reports in a row beyond
+    `max_drift_us`; only then is the anchor moved forward. The drift of every report is
+    returned in milliseconds, for the segment row.
     """
 
-    def __init__(self, max_drift_us: int = 1_000_000) -> None:
+    def __init__(self, max_drift_us: int = 1_000_000, confirm: int = 3) -> None:
         self._anchor_us: int | None = None
         self._max_drift_us = max_drift_us
+        self._confirm = confirm
+        self._late: list[int] = []
 
     @property
     def anchored(self) -> bool:
@@ -50,15 +56,22 @@ class SegmentTimer:
         end_off = round(media_end_s * 1_000_000)
         if end_off < start_off:
             raise ValueError("segment ends before it starts")
+        candidate = reported_at_us - end_off
         if self._anchor_us is None:
-            self._anchor_us = reported_at_us - end_off
-        drift = reported_at_us - (self._anchor_us + end_off)
-        if abs(drift) > self._max_drift_us:
-            # The camera's media clock and ours disagree: trust the wall clock for this
-            # segment's end and re-anchor, keeping the segment's media duration.
-            self._anchor_us = reported_at_us - end_off
-        start = self._anchor_us + start_off
-        return TimedSegment(start, self._anchor_us + end_off, round(drift / 1000))
+            self._anchor_us = candidate
+        drift = candidate - self._anchor_us
+        if drift < 0:
+            self._anchor_us = candidate  # an earlier report: the previous ones were late
+            self._late.clear()
+        elif drift > self._max_drift_us:
+            self._late.append(candidate)
+            if len(self._late) >= self._confirm:
+                self._anchor_us = min(self._late)
+                self._late.clear()
+        else:
+            self._late.clear()
+        return TimedSegment(self._anchor_us + start_off, self._anchor_us + end_off,
+                            round(drift / 1000))
 
 
 @dataclass(frozen=True)

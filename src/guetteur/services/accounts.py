@@ -42,6 +42,8 @@ MIN_PASSWORD = 12
 MAX_FAILURES = 5
 LOCK_S = 15 * 60
 ISSUER = "Guetteur"
+PLACEHOLDER_PASSWORDS = ("admin", "administrator", "password", "changeme", "change-me",
+                         "guetteur", "123456789012", "motdepasse", "admin12345678")
 
 
 def _digest(token: str) -> str:
@@ -212,6 +214,20 @@ class Accounts:
                 user.totp_enrolled = False
                 user.totp_last_step = None
             db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+
+    def weak_admins(self) -> builtins.list[str]:
+        """Enabled administrators whose password is a known placeholder (production check)."""
+        weak = []
+        with self._sessions() as db:
+            admins = db.scalars(select(User).where(User.role == "admin",
+                                                   User.enabled.is_(True))).all()
+        for user in admins:
+            for candidate in PLACEHOLDER_PASSWORDS:
+                with contextlib.suppress(VerificationError, InvalidHashError):
+                    if _HASHER.verify(user.password_hash, candidate):
+                        weak.append(user.username)
+                        break
+        return weak
 
     # -- authentication -----------------------------------------------------------------------
     def authenticate(self, username: str, password: str) -> LoginResult:

@@ -215,14 +215,15 @@ def verify(db_url: str, sessions: sessionmaker[Session], workers: int = 2) -> Ve
                                     [b[0] for b in bounds], [b[1] for b in bounds]))
     checked = 0
     prev_last = GENESIS
-    for count, bad, problem, first_prev, last_hash in results:
-        if bad is not None:
-            return VerifyReport(checked + count, bad, problem, time.monotonic() - started)
+    for (count, bad, problem, first_prev, last_hash), (id_from, _) in zip(results, bounds,
+                                                                          strict=True):
+        # the link into a slice comes before anything found inside it
         if count and first_prev != prev_last:
-            first_id = _first_id_from(sessions, bounds[results.index(
-                (count, bad, problem, first_prev, last_hash))][0])
+            first_id = _first_id_from(sessions, id_from)
             return VerifyReport(checked + 1, first_id, "previous-hash link broken (event "
                                 "deleted, inserted or moved)", time.monotonic() - started)
+        if bad is not None:
+            return VerifyReport(checked + count, bad, problem, time.monotonic() - started)
         checked += count
         if count:
             prev_last = last_hash or prev_last

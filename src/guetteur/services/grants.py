@@ -86,12 +86,16 @@ class Grants:
                                    "scope_value")
             return text
         ids: list[int] = []
-        for part in text.replace(" ", "").split(","):
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
             cam = db.scalar(select(Camera.id).where(
                 (Camera.name == part) | (Camera.id == (int(part) if part.isdigit() else -1))))
             if cam is None:
                 raise InvalidInput(f"Caméra « {part} » inconnue.", "scope_value")
             ids.append(int(cam))
+        if not ids:
+            raise InvalidInput("Précisez au moins une caméra.", "scope_value")
         return ",".join(str(i) for i in sorted(set(ids)))
 
     def add(self, user_ref: int | str, action: str, scope_kind: str = "all",

@@ -82,6 +82,7 @@ class StreamRecorder:
         self._gap_reason = "recorder_stopped"
         self._last_end_us: int | None = None
         self._folder: Path | None = None
+        self._stopping = False
 
     @property
     def name(self) -> str:
@@ -107,6 +108,9 @@ class StreamRecorder:
         backoff = self._config.backoff_min_s
         while True:
             produced = await self._run_once()
+            if self._stopping:
+                self._set_state("stopped")
+                return
             if produced:
                 backoff = self._config.backoff_min_s
             error = self.state.last_error or ""
@@ -211,6 +215,7 @@ class StreamRecorder:
 
     async def stop(self) -> None:
         """Stop ffmpeg cleanly: the open segment is finished and handed to the writer."""
+        self._stopping = True
         proc = self._proc
         if proc is not None and proc.returncode is None:
             await self._terminate(proc)

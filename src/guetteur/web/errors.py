@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from guetteur.domain import errors as e
 
@@ -47,6 +48,14 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, e.InvalidInput) and exc.field:
             body["field"] = exc.field
         return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def _out_of_range(request: Request, _exc: Exception) -> Any:
+        """A number beyond what the database stores (an id or an instant of 2**70): bad
+        input, not a server error (SQLite raises OverflowError, PostgreSQL a DataError)."""
+        return await _domain_error(request, e.InvalidInput(
+            "Valeur hors des limites acceptées (identifiant ou instant trop grand)."))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 
 from guetteur.bootstrap import Container
 from guetteur.domain.errors import Forbidden, InvalidInput, NotFound
-from guetteur.domain.permissions import Principal
+from guetteur.domain.permissions import GRANTABLE, ROLES, SCOPE_KINDS, Principal
 from guetteur.domain.timeutil import paris_day_bounds, paris_today, parse_instant
 from guetteur.web.deps import container, render
 from guetteur.web.routes_auth import home_of
@@ -108,7 +108,10 @@ async def portal(request: Request, who: Who) -> Any:
 @router.get("/admin")
 async def admin_page(request: Request, c: Dep, who: Who) -> Any:
     await _require(c, who, "configure", None, "Page réservée aux administrateurs.")
-    return render(request, "admin.html", active="admin")
+    # The role table of domain/permissions, so that the forms offer only what the server accepts.
+    return render(request, "admin.html", active="admin", roles=list(ROLES),
+                  grantable={r: sorted(a) for r, a in GRANTABLE.items()},
+                  scope_kinds=list(SCOPE_KINDS))
 
 
 @router.get("/audit")

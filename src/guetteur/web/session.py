@@ -59,6 +59,11 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope["path"]
+        if scope["type"] == "http" and scope["method"] in UNSAFE and not _same_origin(scope):
+            # before the public paths: a cross-site login form (login CSRF) is refused too
+            await _send_json(send, 403, {"error": "Forbidden",
+                                         "message": "Requête d'une autre origine refusée."})
+            return
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
@@ -77,10 +82,6 @@ class SessionMiddleware:
         if scope["type"] == "websocket" and cross_site:
             await receive()
             await send({"type": "websocket.close", "code": 4403})
-            return
-        if scope["type"] == "http" and scope["method"] in UNSAFE and cross_site:
-            await _send_json(send, 403, {"error": "Forbidden",
-                                         "message": "Requête d'une autre origine refusée."})
             return
         state = scope.setdefault("state", {})
         state["principal"] = who

@@ -1,7 +1,8 @@
 /*
  * Guetteur – the clip panel of the playback page: « Début » and « Fin » (datetime-local, Paris
  * time), « Marquer début / fin » from the current image, and « Télécharger l'extrait (MP4) »
- * linking to GET /api/cameras/{id}/clip.mp4?from=&to= (UTC microseconds).
+ * linking to GET /api/cameras/{id}/clip.mp4?from=&to= (UTC microseconds; plus &reason= the case
+ * reference of an investigator). The panel is on the page only for users with the export right.
  *
  * Invariants: the link is enabled only for a range the server can honour as far as the page
  * knows (end after start, some recording inside according to the timeline); the range is shown
@@ -17,13 +18,15 @@
   class ClipPanel {
     /**
      * @param {object} o  {cameraId, timeline (GuetteurTimeline), currentUtcUs(): number|null,
-     *                     spans(): [{start_utc_us, end_utc_us}] | null}
+     *                     spans(): [{start_utc_us, end_utc_us}] | null,
+     *                     reasonQuery: "&reason=..." or ""}
      */
     constructor(o) {
       this.cameraId = encodeURIComponent(o.cameraId);
       this.timeline = o.timeline;
       this.currentUtcUs = o.currentUtcUs;
       this.spans = o.spans;
+      this.reasonQuery = o.reasonQuery || '';
       this.fromUs = null;
       this.toUs = null;
       this.prefilled = false;
@@ -89,7 +92,7 @@
       this.link.setAttribute('aria-disabled', 'false');
       this.link.classList.remove('disabled');
       this.link.href = `/api/cameras/${this.cameraId}/clip.mp4?from=${Math.round(fromUs)}` +
-        `&to=${Math.round(toUs)}&stream=main`;
+        `&to=${Math.round(toUs)}&stream=main${this.reasonQuery}`;
       this._say(`Du ${G.formatDateTime(fromUs)} au ${G.formatDateTime(toUs)} (heure de Paris). ` +
         'Copie exacte de l’enregistrement, sans réencodage ; le téléchargement est journalisé.', 'info');
     }

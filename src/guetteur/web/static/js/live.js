@@ -6,7 +6,10 @@
  * segment (ftyp+moov); every other binary message is a media fragment (moof+mdat). A new init
  * mid-stream (the recorder switched files) is appended as is: the SourceBuffer is in "sequence"
  * mode, so media time keeps increasing whatever the timestamps in the fragments. A text
- * {"type":"status","state":"reconnecting"} means the camera is offline.
+ * {"type":"status","state":"reconnecting"} means the camera is offline;
+ * {"type":"status","state":"forbidden"}, then a close with code 4403, means the viewer's right
+ * ended while watching (habilitation or grant expired, grant revoked): the player says so and
+ * never reconnects. A close with 4401 (session ended) sends the user to the login page.
  *
  * Invariants:
  * - at most one appendBuffer/remove in flight: everything goes through `queue`, drained on
@@ -20,7 +23,7 @@
  * - a frozen image never passes for live: after 3 s without media the overlay says so.
  *
  * States (player.state, also video.dataset.playerState): idle, connecting, live, stalled,
- * camera_offline, disconnected, error, stopped.
+ * camera_offline, disconnected, forbidden, error, stopped.
  */
 'use strict';
 
@@ -33,6 +36,8 @@
   const STALL_MS = 3000;        // no media for this long while live: say the image is frozen
   const SILENCE_MS = 10000;     // no message for this long while live: reopen the socket
   const TICK_MS = 500;
+  const CLOSE_FORBIDDEN = 4403; // the right to watch ended (or was never there)
+  const CLOSE_UNAUTHENTICATED = 4401; // the session ended
 
   const MESSAGES = {
     connecting: 'Connexion…',
@@ -44,6 +49,8 @@
     no_mse: 'Ce navigateur ne sait pas lire la vidéo en direct (Media Source Extensions absentes).',
     not_found: 'Caméra inconnue ou supprimée.',
     forbidden: 'Accès refusé à cette caméra.',
+    expired: "Droit d'accès expiré : le direct de cette caméra n'est plus autorisé pour votre compte.",
+    session: 'Session expirée – reconnexion nécessaire…',
     decode_error: 'Erreur de lecture – reconnexion…',
   };
 
@@ -178,7 +185,7 @@
     }
 
     _connect() {
-      if (this.stopped) return;
+      if (this.stopped || this.state === 'forbidden') return;
       this._closeSocket();
       if (!this.hasFrames) this._showOverlay(MESSAGES.connecting, 'info');
       if (this.state !== 'camera_offline') this._setState('connecting');
@@ -217,6 +224,15 @@
     }
 
     async _onClosed(ev, opened) {
+      if (ev.code === CLOSE_FORBIDDEN || this.state === 'forbidden') {
+        this._forbid(opened ? MESSAGES.expired : MESSAGES.forbidden);
+        return;
+      }
+      if (ev.code === CLOSE_UNAUTHENTICATED) {
+        this._forbid(MESSAGES.session);
+        window.Guetteur.toLogin();
+        return;
+      }
       if (this.state !== 'camera_offline') {
         this._setState('disconnected');
         this._showOverlay(MESSAGES.disconnected, 'warn');
@@ -226,27 +242,43 @@
         const verdict = await this._probe();
         if (this.stopped) return;
         if (verdict === 401) { window.Guetteur.toLogin(); return; }
-        if (verdict === 404 || verdict === 403) {
+        if (verdict === 403) { this._forbid(this.hasFrames ? MESSAGES.expired : MESSAGES.forbidden); return; }
+        if (verdict === 404) {
           this._setState('error');
-          this._showOverlay(verdict === 404 ? MESSAGES.not_found : MESSAGES.forbidden, 'error');
+          this._showOverlay(MESSAGES.not_found, 'error');
           return;
         }
       }
       this._scheduleReconnect();
     }
 
+    /** Why a handshake was refused: an HTTP status; 403 also when the camera is known but
+     * this user may no longer watch it live (its `can` list lacks "live"). */
     async _probe() {
       try {
         const r = await fetch(`/api/cameras/${encodeURIComponent(this.cameraId)}`,
           { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+        if (r.ok) {
+          const cam = await r.json().catch(() => null);
+          if (cam && Array.isArray(cam.can) && !cam.can.includes('live')) return 403;
+        }
         return r.status;
       } catch (err) {
         return 0;
       }
     }
 
+    /** The right to watch is gone: say so, keep the last image dimmed, never reconnect. */
+    _forbid(text) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+      this._closeSocket();
+      this._setState('forbidden');
+      this._showOverlay(text, 'error');
+    }
+
     _scheduleReconnect() {
-      if (this.stopped) return;
+      if (this.stopped || this.state === 'forbidden') return;
       clearTimeout(this.reconnectTimer);
       const delay = this.backoffMs * (0.8 + 0.4 * Math.random());
       this.backoffMs = Math.min(BACKOFF_MAX_MS, this.backoffMs * 2);
@@ -303,6 +335,12 @@
     }
 
     _onStatus(msg) {
+      if (msg.state === 'forbidden') {
+        // The server closes with 4403 right after; no reconnection from here on.
+        this._setState('forbidden');
+        this._showOverlay(MESSAGES.expired, 'error');
+        return;
+      }
       if (msg.state === 'reconnecting' || msg.state === 'offline') {
         this._setState('camera_offline');
         this._showOverlay(MESSAGES.camera_offline, 'warn');
@@ -451,7 +489,7 @@
     _fail(err) {
       this.counters.errors += 1;
       this.lastError = err && err.message ? err.message : String(err);
-      if (this.stopped) return;
+      if (this.stopped || this.state === 'forbidden') return;
       // Start again from a fresh MediaSource: the server resends an init on a new socket.
       this._showOverlay(MESSAGES.decode_error, 'warn');
       this._setState('disconnected');

@@ -1,6 +1,7 @@
 /*
  * Guetteur – single-camera live view: the main stream, large, with its state badge, a latency
- * readout and a full-screen button. The badge is refreshed every 5 s from GET /api/cameras/{id}.
+ * readout and a full-screen button. The badge (and the « Relecture » button, shown only with the
+ * playback right) is refreshed every 5 s from GET /api/cameras/{id}.
  */
 'use strict';
 
@@ -42,10 +43,13 @@
     }, 1000);
   }
 
+  const playbackLink = document.getElementById('link-playback');
   async function refresh() {
     try {
       const c = await G.fetchJson(`/api/cameras/${encodeURIComponent(cam.id)}`);
       showState(c.state, c.last_error);
+      // The playback button only for those who may play this camera back.
+      playbackLink.hidden = !(Array.isArray(c.can) && c.can.includes('playback'));
     } catch (err) {
       badge.title = err.message;
     }
