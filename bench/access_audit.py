@@ -32,11 +32,11 @@ from _common import code_version, command_line, machine, percentile, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from guetteur.bootstrap import build  # noqa: E402
-from guetteur.domain.audit import GENESIS, canonical_detail, event_hash  # noqa: E402
-from guetteur.domain.cameras import CameraSpec  # noqa: E402
-from guetteur.services.audit import verify  # noqa: E402
-from guetteur.settings import Settings  # noqa: E402
+from guetteur.bootstrap import build
+from guetteur.domain.audit import GENESIS, canonical_detail, event_hash
+from guetteur.domain.cameras import CameraSpec
+from guetteur.services.audit import verify
+from guetteur.settings import Settings
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -99,7 +99,7 @@ def bench_verify(events: int) -> list[list[str]]:
             at += 1000
             cam = i % 20 + 1
             digest = event_hash(prev, at, 2, "op", "playback", cam, at - 60_000_000, at,
-                                "10.0.0.5", detail)
+                                "10.0.0.5", detail, key=c.audit.key)
             batch.append((at, 2, "op", "playback", cam, at - 60_000_000, at, "10.0.0.5",
                           detail, prev, digest))
             prev = digest
@@ -124,7 +124,7 @@ def bench_verify(events: int) -> list[list[str]]:
             n += 1
         floor_s = time.perf_counter() - t0
         con.close()
-        report = verify(c.settings.db_url, c.sessions)
+        report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
         c.close()
         assert report.ok and report.events == events, report
         return [

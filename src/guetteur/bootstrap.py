@@ -116,8 +116,8 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
         migrate(engine)
     sessions = session_factory(engine)
     store = LocalStore(settings.segments_dir)
-    audit = AuditLog(sessions, clock)
     box = SecretBox(settings.secret_key or _dev_key(settings))
+    audit = AuditLog(sessions, clock, box.derive(b"audit-chain"))
     registry = CameraRegistry(sessions, box, clock, audit)
     index = SegmentIndex(sessions)
     accounts = Accounts(sessions, clock, box, settings.session_idle_s,

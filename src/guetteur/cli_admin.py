@@ -333,7 +333,7 @@ def audit_verify(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     from guetteur.services.audit import verify
 
     c = container(config)
-    report = verify(c.settings.db_url, c.sessions)
+    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
     if as_json:
         out({"ok": report.ok, "events": report.events, "first_bad_id": report.first_bad_id,
              "problem": report.problem, "seconds": round(report.seconds, 3)})

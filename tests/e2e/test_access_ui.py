@@ -64,7 +64,8 @@ class Browsing:
     def page(self, state: Any = None) -> Any:
         context = self.browser.new_context(
             base_url=self.base_url, viewport={"width": 1440, "height": 900}, locale="fr-FR",
-            timezone_id="Europe/Paris", storage_state=state)
+            timezone_id="Europe/Paris", storage_state=state,
+            extra_http_headers=logins.workstation_headers())
         context.set_default_timeout(15_000)
         self.contexts.append(context)
         return context.new_page()
@@ -250,6 +251,7 @@ def test_admin_creates_account_and_grant_auditor_sees_operator_live_view(
     operator.goto(f"/live/{cam}")
     operator.wait_for_function(
         "() => { const v = document.querySelector('#live-video'); return v.readyState >= 2; }")
+    operator.close()  # the view is audited when it opens; no reconnection later adds events
 
     # The administrator creates an operator account: its password is shown once.
     admin = browsing.page(logins.storage_state(browser, base, ui_server.username,
@@ -326,9 +328,11 @@ def test_admin_creates_account_and_grant_auditor_sees_operator_live_view(
     users = set(auditor.eval_on_selector_all("#audit-body tr td:nth-child(2)",
                                              "tds => tds.map(td => td.textContent)"))
     assert users == {op_name}, users
-    newest = auditor.request.get(f"/api/audit?username={op_name}&views_only=true&limit=1")
-    event = newest.json()["events"][0]
-    assert event["action"] == "live" and event["at_utc_us"] >= started_us - 1_000_000
+    shown_id = int(live.get_attribute("data-event-id"))
+    found = auditor.request.get(f"/api/audit?username={op_name}&views_only=true&limit=50")
+    [event] = [e for e in found.json()["events"] if e["id"] == shown_id]
+    assert event["action"] == "live" and event["camera_id"] == cam
+    assert event["at_utc_us"] >= started_us - 1_000_000, "not the view of this test"
     assert cells[0].endswith(paris_hms(event["at_utc_us"])), (cells[0], event)
     # The chain verifies; the CSV register link follows the period.
     auditor.click("#verify-btn")

@@ -147,15 +147,15 @@ def insert_forged(c: Container, k: int) -> tuple[int, str]:
 
 
 def insert_relinked(c: Container, k: int) -> tuple[int, str]:
-    """A forged row chained to event k-1, and event k re-pointed at it: event k's own hash
-    no longer matches."""
+    """A forged row chained to event k-1, and event k re-pointed at it. Without the chain's
+    HMAC key the forger cannot give its row a valid hash: the forged row itself is named."""
     [prev] = [r.hash for r in rows(c) if r.id == k - 1]
     make_room(c, k)
     at = T0 + k * S - S // 2
     digest = forged_hash(prev, at, "export", "PV 2026/999")
     sql(c, "UPDATE audit_event SET prev_hash = :h WHERE id = :k", h=digest, k=k + 1000)
     insert_row(c, k, prev, digest, at, "export", "PV 2026/999")
-    return k + 1000, "modified"
+    return k, "modified"
 
 
 def swap_rows(c: Container, k: int) -> tuple[int, str]:
@@ -183,9 +183,9 @@ TAMPERINGS: dict[str, Callable[[Container, int], tuple[int, str]]] = {
 
 def test_an_intact_chain_verifies_through_the_service_and_the_cli(
         c: Container, clock: FakeClock, tmp_path: Path) -> None:
-    assert verify(c.settings.db_url, c.sessions).problem == "ok (empty trail)"
+    assert verify(c.settings.db_url, c.sessions, key=c.audit.key).problem == "ok (empty trail)"
     append_events(c, clock)
-    report = verify(c.settings.db_url, c.sessions)
+    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
     assert (report.ok, report.events, report.first_bad_id) == (True, N, None)
     chain = rows(c)
     assert chain[0].prev_hash == GENESIS
@@ -204,7 +204,7 @@ def test_each_tampering_is_named_by_verify_and_by_the_cli(
         c: Container, clock: FakeClock, tmp_path: Path, kind: str) -> None:
     append_events(c, clock)
     bad, word = TAMPERINGS[kind](c, 14)
-    report = verify(c.settings.db_url, c.sessions)
+    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
     assert not report.ok
     assert report.first_bad_id == bad, report
     assert word in report.problem
@@ -225,13 +225,13 @@ def test_each_tampering_is_named_on_the_parallel_path(
     the check between slices can see a broken link."""
     monkeypatch.setattr(audit_service, "_PARALLEL_MIN", 1)
     append_events(c, clock)
-    report = verify(c.settings.db_url, c.sessions)
+    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
     assert (report.ok, report.events) == (True, N)
     k = 15 if where == "last-of-first-slice" else 16
     if kind == "reorder" and where == "last-of-first-slice":
         k = 12  # 12 and 17 straddle the boundary
     bad, word = TAMPERINGS[kind](c, k)
-    report = verify(c.settings.db_url, c.sessions)
+    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
     assert not report.ok
     assert report.first_bad_id == bad, report
     assert word in report.problem
@@ -247,9 +247,9 @@ def test_the_first_of_several_tamperings_is_named(
     edit_field(c, 25)
     edit_field(c, 20)
     delete_row(c, 16)  # the first of the second slice: its link is all that shows it
-    assert verify(c.settings.db_url, c.sessions).first_bad_id == 17
+    assert verify(c.settings.db_url, c.sessions, key=c.audit.key).first_bad_id == 17
     delete_row(c, 1)  # the very first event
-    assert verify(c.settings.db_url, c.sessions).first_bad_id == 2
+    assert verify(c.settings.db_url, c.sessions, key=c.audit.key).first_bad_id == 2
 
 
 # -- concurrent writers -----------------------------------------------------------------------
@@ -260,14 +260,16 @@ from pathlib import Path
 from guetteur.bootstrap import build
 from guetteur.settings import Settings
 
-url, data_dir, count, ready, go = sys.argv[1:6]
+url, data_dir, count, ready, go, span = sys.argv[1:7]
 c = build(Settings(_env_file=None, database_url=url, data_dir=data_dir,
                    secret_key="test-secret-key-0123456789-abcdefghij"))
 Path(ready).touch()
 while not Path(go).exists():
     time.sleep(0.005)
+started = time.time()
 for i in range(int(count)):
     c.audit.append("process_write", username="process", detail={"seq": i})
+Path(span).write_text(f"{started} {time.time()}")
 c.close()
 """
 
@@ -275,10 +277,10 @@ c.close()
 def test_threads_and_another_process_append_without_forking_the_chain(
         c: Container, tmp_path: Path) -> None:
     threads, per_thread, from_process = 4, 50, 150
-    ready, go = tmp_path / "ready", tmp_path / "go"
+    ready, go, span = tmp_path / "ready", tmp_path / "go", tmp_path / "span"
     proc = subprocess.Popen(
         [sys.executable, "-c", WRITER, c.settings.db_url, str(tmp_path / "proc"),
-         str(from_process), str(ready), str(go)],
+         str(from_process), str(ready), str(go), str(span)],
         env={**os.environ, "PYTHONPATH": str(REPO / "src")}, stderr=subprocess.PIPE, text=True)
     errors: list[BaseException] = []
 
@@ -295,10 +297,12 @@ def test_threads_and_another_process_append_without_forking_the_chain(
         workers = [threading.Thread(target=write, args=(n,), name=f"audit-writer-{n}")
                    for n in range(threads)]
         go.touch()
+        threads_started = time.time()
         for w in workers:
             w.start()
         for w in workers:
             w.join(120)
+        threads_ended = time.time()
         assert proc.wait(120) == 0, proc.stderr.read() if proc.stderr else ""
     finally:
         if proc.poll() is None:
@@ -310,15 +314,16 @@ def test_threads_and_another_process_append_without_forking_the_chain(
 
     chain = rows(c)
     assert len(chain) == threads * per_thread + from_process
-    report = verify(c.settings.db_url, c.sessions)
+    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
     assert (report.ok, report.events) == (True, len(chain)), report
-    # each writer's events are in its own order, and the writers really were concurrent
+    # each writer's events are in its own order
     for name in [f"thread{n}" for n in range(threads)] + ["process"]:
         seqs = [json.loads(r.detail)["seq"] for r in chain if r.username == name]
         assert seqs == list(range(len(seqs))) and seqs, name
-    process_ids = [r.id for r in chain if r.username == "process"]
-    thread_ids = [r.id for r in chain if r.username != "process"]
-    assert min(process_ids) < max(thread_ids) and min(thread_ids) < max(process_ids)
+    # and the process was appending while the threads were (on SQLite its appends may all
+    # land after theirs: the busy handler is not fair, but it was waiting on them)
+    process_started, process_ended = map(float, span.read_text().split())
+    assert process_started < threads_ended and threads_started < process_ended
 
 
 def test_the_chain_goes_on_across_a_restart(any_db_url: str, make_container: Any,
@@ -333,7 +338,7 @@ def test_the_chain_goes_on_across_a_restart(any_db_url: str, make_container: Any
     [event] = [r for r in rows(again) if r.id == new_id]
     assert event.prev_hash == last.hash and new_id > last.id
     append_events(again, clock, 5)
-    report = verify(again.settings.db_url, again.sessions)
+    report = verify(again.settings.db_url, again.sessions, key=again.audit.key)
     assert (report.ok, report.events) == (True, 11)
 
 
@@ -355,7 +360,7 @@ def bulk_chain(c: Container, n: int) -> list[str]:
         action = "playback" if i % 2 else "live"
         reason = f"PV {i}" if i % 7 == 0 else None
         digest = event_hash(prev, at, i % 50, f"agent{i % 50}", action, i % 40, at - 60 * S,
-                            at, "10.1.2.3", detail, reason)
+                            at, "10.1.2.3", detail, reason, key=c.audit.key)
         values.append((i, at, i % 50, f"agent{i % 50}", action, i % 40, at - 60 * S, at,
                        "10.1.2.3", detail, reason, prev, digest))
         hashes.append(digest)
@@ -393,7 +398,7 @@ def test_more_than_200000_events_are_verified_by_worker_processes(
     hashes = bulk_chain(c, n)
     written = time.monotonic() - started
 
-    report = verify(c.settings.db_url, c.sessions)
+    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
     assert (report.ok, report.events, report.first_bad_id) == (True, n, None), report
     assert pools == [2]
     # the service appends after the bulk rows, chained to the last of them
@@ -402,11 +407,11 @@ def test_more_than_200000_events_are_verified_by_worker_processes(
 
     # an edit deep in the second slice, then a deletion at the start of the second slice
     sql(c, "UPDATE audit_event SET client_addr = '10.9.9.9' WHERE id = :k", k=n - 10)
-    report = verify(c.settings.db_url, c.sessions)
+    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
     assert report.first_bad_id == n - 10 and "modified" in report.problem
     boundary = 1 + (n + 1 - 1) // 2 + 1  # first id of the second slice (lo + step)
     sql(c, "DELETE FROM audit_event WHERE id = :k", k=boundary)
-    report = verify(c.settings.db_url, c.sessions)
+    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
     assert report.first_bad_id == boundary + 1 and "link broken" in report.problem
     assert len(pools) == 3
     assert time.monotonic() - started < 60, f"bulk write {written:.1f} s"
@@ -416,3 +421,41 @@ def rows_after(c: Container, id_: int) -> list[AuditEvent]:
     with c.sessions() as db:
         return list(db.scalars(select(AuditEvent).where(AuditEvent.id > id_)
                                .order_by(AuditEvent.id)))
+
+
+def test_a_chain_rewritten_without_the_key_is_detected(sqlite_url: str,
+                                                        make_container: Any) -> None:
+    """Someone with write access to the database edits an event and recomputes every later
+    hash with plain SHA-256: the HMAC key (derived from the secret key, not in the database)
+    is what they lack, so verification names the edited event."""
+    c = make_container(sqlite_url)
+    for i in range(6):
+        c.audit.append("playback", username="agent", camera_id=1, detail={"i": i})
+    with c.sessions() as db:
+        rows = db.execute(text("SELECT id, at_utc_us, user_id, username, action, camera_id, "
+                               "range_from_utc_us, range_to_utc_us, client_addr, detail, "
+                               "reason FROM audit_event ORDER BY id")).all()
+    with c.engine.begin() as conn:
+        prev_hash = conn.execute(text("SELECT hash FROM audit_event WHERE id = :i"),
+                                 {"i": rows[1].id}).scalar_one()
+        for r in rows[2:]:
+            detail = r.detail if r.id != rows[2].id else canonical_detail({"i": "edited"})
+            digest = event_hash(prev_hash, r.at_utc_us, r.user_id, r.username, r.action,
+                                r.camera_id, r.range_from_utc_us, r.range_to_utc_us,
+                                r.client_addr, detail, r.reason)  # no key: plain SHA-256
+            conn.execute(text("UPDATE audit_event SET detail=:d, prev_hash=:p, hash=:h "
+                              "WHERE id=:i"), {"d": detail, "p": prev_hash + "~", "h": digest,
+                                               "i": r.id})
+            prev_hash = digest
+        # second pass: set the real links now that the temporary ones freed the unique index
+        prev_hash = conn.execute(text("SELECT hash FROM audit_event WHERE id = :i"),
+                                 {"i": rows[1].id}).scalar_one()
+        for r in rows[2:]:
+            digest = conn.execute(text("SELECT hash FROM audit_event WHERE id = :i"),
+                                  {"i": r.id}).scalar_one()
+            conn.execute(text("UPDATE audit_event SET prev_hash=:p WHERE id=:i"),
+                         {"p": prev_hash, "i": r.id})
+            prev_hash = digest
+    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
+    assert not report.ok and report.first_bad_id == rows[2].id
+    assert "modified" in report.problem

@@ -22,9 +22,15 @@ class SecretBox:
     def __init__(self, secret_key: str) -> None:
         if not secret_key:
             raise GuetteurError("No secret key configured: set GUETTEUR_SECRET_KEY.")
-        raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"guetteur-credentials",
-                   info=b"fernet").derive(secret_key.encode())
-        self._fernet = Fernet(base64.urlsafe_b64encode(raw))
+        self._secret = secret_key.encode()
+        self._fernet = Fernet(base64.urlsafe_b64encode(self.derive(b"fernet")))
+
+    def derive(self, purpose: bytes) -> bytes:
+        """A 32-byte key for one purpose (HKDF-SHA-256 of the secret key): the credentials'
+        encryption key and the audit chain's HMAC key are independent."""
+        salt = b"guetteur-credentials" if purpose == b"fernet" else b"guetteur"
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt,
+                    info=purpose).derive(self._secret)
 
     def seal(self, creds: Credentials | None) -> bytes | None:
         if creds is None:

@@ -37,9 +37,10 @@ _PARALLEL_MIN = 200_000
 
 
 class AuditLog:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, key: bytes = b"") -> None:
         self._sessions = sessions
         self._clock = clock
+        self.key = key  # HMAC key of the chain (from the secret key; never stored in the db)
         self._lock = threading.Lock()
         self._last_hash: str | None = None  # a guess: another process may have appended
 
@@ -59,7 +60,7 @@ class AuditLog:
                         at = self._clock.now_us()
                         digest = event_hash(prev, at, user_id, username, action, camera_id,
                                             range_from_utc_us, range_to_utc_us, client_addr,
-                                            body, reason)
+                                            body, reason, key=self.key)
                         event = AuditEvent(at_utc_us=at, user_id=user_id, username=username,
                                            action=action, camera_id=camera_id,
                                            range_from_utc_us=range_from_utc_us,
@@ -158,8 +159,8 @@ class VerifyReport:
         return self.first_bad_id is None
 
 
-def _verify_slice(db_url: str, id_from: int, id_to: int) -> tuple[int, int | None, str,
-                                                                   str | None, str | None]:
+def _verify_slice(db_url: str, id_from: int, id_to: int,
+                  key: bytes = b"") -> tuple[int, int | None, str, str | None, str | None]:
     """(count, first bad id, problem, prev_hash of the first event, hash of the last)."""
     from sqlalchemy import text
 
@@ -186,7 +187,7 @@ def _verify_slice(db_url: str, id_from: int, id_to: int) -> tuple[int, int | Non
                     return (count, rid, "previous-hash link broken (event deleted, inserted "
                             "or moved)", first_prev, None)
                 if event_hash(prev, at, uid, uname, action, cam, rfrom, rto, addr, detail,
-                              reason) != digest:
+                              reason, key=key) != digest:
                     return count, rid, "content does not match its hash (event modified)", \
                         first_prev, None
                 expected_prev = digest
@@ -196,8 +197,9 @@ def _verify_slice(db_url: str, id_from: int, id_to: int) -> tuple[int, int | Non
     return count, None, "ok", first_prev, last_hash
 
 
-def verify(db_url: str, sessions: sessionmaker[Session], workers: int = 2) -> VerifyReport:
-    """Check the whole chain; names the first bad event."""
+def verify(db_url: str, sessions: sessionmaker[Session], workers: int = 2,
+           key: bytes = b"") -> VerifyReport:
+    """Check the whole chain with the chain's HMAC key; names the first bad event."""
     started = time.monotonic()
     with sessions() as db:
         lo, hi, total = db.execute(select(func.min(AuditEvent.id), func.max(AuditEvent.id),
@@ -208,11 +210,12 @@ def verify(db_url: str, sessions: sessionmaker[Session], workers: int = 2) -> Ve
     step = (hi - lo) // slices + 1
     bounds = [(lo + i * step, min(hi + 1, lo + (i + 1) * step)) for i in range(slices)]
     if slices == 1:
-        results = [_verify_slice(db_url, *bounds[0])]
+        results = [_verify_slice(db_url, *bounds[0], key)]
     else:
         with ProcessPoolExecutor(slices) as pool:
             results = list(pool.map(_verify_slice, [db_url] * slices,
-                                    [b[0] for b in bounds], [b[1] for b in bounds]))
+                                    [b[0] for b in bounds], [b[1] for b in bounds],
+                                    [key] * slices))
     checked = 0
     prev_last = GENESIS
     for (count, bad, problem, first_prev, last_hash), (id_from, _) in zip(results, bounds,

@@ -68,6 +68,6 @@ async def export_csv(request: Request, c: Dep, who: Who,
 @router.post("/verify")
 async def verify_chain(c: Dep, who: Who) -> dict[str, Any]:
     await asyncio.to_thread(c.gate.authorize, who, "audit")
-    report = await asyncio.to_thread(verify, c.settings.db_url, c.sessions)
+    report = await asyncio.to_thread(verify, c.settings.db_url, c.sessions, 2, c.audit.key)
     return {"ok": report.ok, "events": report.events, "first_bad_id": report.first_bad_id,
             "problem": report.problem, "seconds": round(report.seconds, 3)}

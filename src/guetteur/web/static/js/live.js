@@ -14,8 +14,9 @@
  * Invariants:
  * - at most one appendBuffer/remove in flight: everything goes through `queue`, drained on
  *   `updateend` (a SourceBuffer throws if touched while `updating`);
- * - the video chases the live edge: when more than 1.0 s is buffered ahead of the playhead it
- *   jumps to 0.3 s before the end; buffer older than 10 s behind the playhead is removed;
+ * - the video chases the live edge: when more than 0.6 s is buffered ahead of the playhead it
+ *   jumps to 0.3 s before the end (so the picture stays under 1 s behind the camera); buffer
+ *   older than 10 s behind the playhead is removed;
  * - a closed socket is reopened with exponential backoff (1 s to 15 s), reset once the server
  *   sends an init again; the MediaSource is kept across reconnections so the last image stays
  *   on screen under the overlay;
@@ -28,7 +29,8 @@
 'use strict';
 
 (function () {
-  const EDGE_MAX_S = 1.0;       // jump when this far behind the newest buffered frame
+  const EDGE_MAX_S = 0.6;       // jump when this far behind the newest buffered frame
+                                // (0.6 + one 200-ms fragment keeps the picture under 1 s)
   const EDGE_TARGET_S = 0.3;    // ... to this far behind it
   const KEEP_BEHIND_S = 10;     // buffer kept behind the playhead
   const BACKOFF_MIN_MS = 1000;
