@@ -34,26 +34,52 @@ def _pg_available() -> bool:
         return False
 
 
+def _alive(p: psutil.Process) -> bool:
+    try:
+        return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _started_by_test(me: psutil.Process, before: set[int]) -> list[psutil.Process]:
+    """Processes started during the test by this process or by processes the test started.
+    Children of longer-lived fixtures' processes (a session server's ffmpeg, the browser's
+    helpers, started when the first page opens) are those fixtures' business."""
+    result = []
+    for p in me.children(recursive=True):
+        try:
+            if p.pid not in before and p.ppid() not in before and _alive(p):
+                result.append(p)
+        except psutil.Error:
+            continue
+    return result
+
+
 @pytest.fixture(autouse=True)
 def verify_cleanup() -> Iterator[None]:
     threads_before = set(threading.enumerate())
     me = psutil.Process()
-    # processes of longer-lived (module or session) fixtures are theirs to clean up
     before = {p.pid for p in me.children(recursive=True)}
     yield
     deadline = time.monotonic() + 5
     while True:
-        children = [p for p in me.children(recursive=True) if p.pid not in before
-                    and p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        children = _started_by_test(me, before)
         threads = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()
                    and not t.name.startswith(("asyncio_", "ThreadPoolExecutor", "AnyIO"))]
         if not children and not threads:
             return
         if time.monotonic() > deadline:
+            names = []
             for p in children:
-                p.kill()
-            names = [" ".join(p.cmdline()[:3]) for p in children] + [t.name for t in threads]
-            pytest.fail(f"test left processes or threads behind: {names}")
+                try:
+                    names.append(" ".join(p.cmdline()[:3]))
+                    p.kill()
+                except psutil.Error:
+                    continue
+            names += [t.name for t in threads]
+            if names:
+                pytest.fail(f"test left processes or threads behind: {names}")
+            return
         time.sleep(0.1)
 
 

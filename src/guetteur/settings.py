@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     session_idle_s: int = Field(1800, gt=0, description="web session idle expiry")
     session_absolute_s: int = Field(43200, gt=0, description="web session absolute expiry")
     secure_cookies: bool = Field(False, description="set the Secure flag (behind HTTPS)")
+    trusted_proxies: str = Field(
+        "", description="comma-separated addresses of reverse proxies whose X-Forwarded-For is "
+                        "believed; empty: none (the client address is the TCP peer's)")
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary")
     max_clip_s: int = Field(6 * 3600, gt=0, description="longest clip a download may cover")
 

@@ -13,7 +13,6 @@ account fall in the same step.
 
 from __future__ import annotations
 
-import itertools
 import time
 from typing import Any
 
@@ -60,20 +59,6 @@ def last_step(base_url: str, username: str) -> int:
 
 RATE_LIMITED = "Trop de tentatives"
 RATE_WAIT_S = 65  # the server counts attempts per client address over a sliding minute
-_workstations = itertools.count(1)
-
-
-def workstation_headers() -> dict[str, str]:
-    """Headers that make a browser context a workstation of its own for the server.
-
-    The server counts login steps (password and code, successful or not) per client address,
-    10 a minute; the e2e tests need more than that, all from 127.0.0.1. uvicorn takes the
-    client address from X-Forwarded-For when the connection comes from 127.0.0.1 (its trusted
-    reverse proxy), so each context gets its own address, as each CSU workstation has. If the
-    server stops trusting that header, `submit_password` and `second_factor` wait out the
-    limit instead (slower, still correct)."""
-    n = next(_workstations)
-    return {"X-Forwarded-For": f"10.77.{n // 250}.{n % 250 + 1}"}
 
 
 def _error_text(page: Any) -> str:
@@ -88,8 +73,7 @@ def path_of(page: Any) -> str:
 
 
 def submit_password(page: Any, username: str, password: str, next_path: str = "") -> None:
-    """The first step; waits out the server's per-address rate limit if it answers 429 (see
-    `workstation_headers`)."""
+    """The first step; waits out the server's per-address rate limit if it answers 429"""
     deadline = time.monotonic() + RATE_WAIT_S
     while True:
         page.goto("/login" + (f"?next={next_path}" if next_path else ""))
@@ -153,8 +137,7 @@ def storage_state(browser: Any, base_url: str, username: str, password: str) -> 
     key = (base_url, username)
     if key not in _STATES:
         context = browser.new_context(base_url=base_url, locale="fr-FR",
-                                      timezone_id="Europe/Paris",
-                                      extra_http_headers=workstation_headers())
+                                      timezone_id="Europe/Paris")
         context.set_default_timeout(15_000)
         try:
             page = context.new_page()

@@ -64,8 +64,7 @@ class Browsing:
     def page(self, state: Any = None) -> Any:
         context = self.browser.new_context(
             base_url=self.base_url, viewport={"width": 1440, "height": 900}, locale="fr-FR",
-            timezone_id="Europe/Paris", storage_state=state,
-            extra_http_headers=logins.workstation_headers())
+            timezone_id="Europe/Paris", storage_state=state)
         context.set_default_timeout(15_000)
         self.contexts.append(context)
         return context.new_page()

@@ -6,7 +6,7 @@ of the second factor, enrolled on the first login), watch the live wall, find an
 the playback timeline and watch from there, download a clip. Each test stays under ~30 s. The
 `browser` (module) and `ui_server` (session) fixtures come from conftest.py; every test gets
 its own browser context, seen by the server as a workstation of its own (logins are
-rate-limited per client address: `logins.workstation_headers`). Tests that are not about
+rate-limited per client address). Tests that are not about
 logging in reuse the administrator's session (`logins.storage_state`): each TOTP step is
 accepted once per account.
 """
@@ -51,8 +51,7 @@ def warm_browser(browser: Any, ui_server: Any) -> None:
 def _context(browser: Any, ui_server: Any, state: Any = None) -> Any:
     context = browser.new_context(base_url=ui_server.base_url, accept_downloads=True,
                                   viewport={"width": 1440, "height": 900}, locale="fr-FR",
-                                  timezone_id="Europe/Paris", storage_state=state,
-                                  extra_http_headers=logins.workstation_headers())
+                                  timezone_id="Europe/Paris", storage_state=state)
     context.set_default_timeout(15_000)
     return context
 

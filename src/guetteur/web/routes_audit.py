@@ -19,7 +19,7 @@ from guetteur.web.session import client_addr, csrf_protect, principal
 router = APIRouter(prefix="/api/audit", tags=["audit"], dependencies=[Depends(csrf_protect)])
 Dep = Annotated[Container, Depends(container)]
 Who = Annotated[Principal, Depends(principal)]
-VIEW_ACTIONS = ["live", "playback", "export", "live_denied", "playback_denied",
+VIEW_ACTIONS = ["live", "live_end", "playback", "export", "live_denied", "playback_denied",
                 "export_denied"]
 
 

@@ -2,7 +2,8 @@
 
 Every outcome is audited: login, login_failed, login_locked (the account was just locked, or
 is), login_disabled, login_rate_limited, mfa_failed, mfa_enrolled. A client address that
-sends too many login attempts is slowed down (HTTP 429) whatever the usernames it tries.
+makes too many *failed* attempts (wrong password or code) in a minute is refused (HTTP 429)
+whatever the usernames it tries; successful logins do not count.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import time
 from collections import defaultdict, deque
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import qrcode
 import qrcode.image.svg
@@ -36,16 +38,35 @@ def _safe_next(target: str) -> str:
 
 
 def _rate_limited(addr: str | None) -> bool:
+    """True when this address failed RATE_MAX times in the last RATE_WINDOW_S."""
     now = time.monotonic()
-    window = _attempts[addr or "?"]
+    window = _attempts.get(addr or "?")
+    if window is None:
+        return False
     while window and now - window[0] > RATE_WINDOW_S:
         window.popleft()
-    window.append(now)
-    return len(window) > RATE_MAX
+    if not window:
+        del _attempts[addr or "?"]
+    return len(window) >= RATE_MAX
+
+
+def _failed(addr: str | None) -> None:
+    if len(_attempts) > 10_000:  # bounded memory whatever the number of addresses seen
+        _attempts.clear()
+    _attempts[addr or "?"].append(time.monotonic())
 
 
 def home_of(role: str) -> str:
+    """The first page of a role (image users: see `landing`)."""
     return {"landlord": "/portal", "auditor": "/audit", "admin": "/cameras"}.get(role, "/live")
+
+
+async def landing(c: Container, who: Any) -> str:
+    """Where a user lands after login: a page it may open."""
+    page = home_of(who.role)
+    if page == "/live" and not await asyncio.to_thread(c.gate.visible, who, "live"):
+        return "/cameras"
+    return page
 
 
 def _set_cookie(response: Any, c: Container, token: str) -> None:
@@ -75,6 +96,7 @@ async def login(request: Request, c: Annotated[Container, Depends(container)],
     if result.status != "ok" or result.principal is None:
         action = {"bad": "login_failed", "locked": "login_locked",
                   "disabled": "login_disabled"}[result.status]
+        _failed(addr)
         await asyncio.to_thread(c.audit.append, action, username=name, client_addr=addr,
                                 detail={"locked_now": result.locked_now})
         error = {"locked": "Compte verrouillé après plusieurs échecs : réessayez dans "
@@ -89,9 +111,9 @@ async def login(request: Request, c: Annotated[Container, Depends(container)],
         await asyncio.to_thread(c.audit.append, "login", user_id=who.user_id,
                                 username=who.username, client_addr=addr,
                                 detail={"second_factor": False})
-        response = RedirectResponse(target if target != "/" else home_of(who.role), 303)
+        response = RedirectResponse(target if target != "/" else await landing(c, who), 303)
     else:
-        response = RedirectResponse(f"/login/{result.needs}?next={target}", 303)
+        response = RedirectResponse(f"/login/{result.needs}?next={quote(target)}", 303)
     _set_cookie(response, c, token)
     return response
 
@@ -124,10 +146,15 @@ async def _second_factor(request: Request, c: Container, code: str, next: str,
     if _rate_limited(addr):
         await asyncio.to_thread(c.audit.append, "login_rate_limited", user_id=who.user_id,
                                 username=who.username, client_addr=addr)
-        return render(request, "login_mfa.html", status_code=429, next=target,
-                      error="Trop de tentatives depuis ce poste : attendez une minute.")
+        error = "Trop de tentatives depuis ce poste : attendez une minute."
+        if enrolling:
+            secret, uri = await asyncio.to_thread(c.accounts.begin_enrolment, who.user_id)
+            return render(request, "login_enrol.html", status_code=429, next=target,
+                          error=error, secret=secret, qr=_qr_data_uri(uri))
+        return render(request, "login_mfa.html", status_code=429, next=target, error=error)
     ok = await asyncio.to_thread(c.accounts.check_totp, who.user_id, code, enrolling)
     if not ok:
+        _failed(addr)
         await asyncio.to_thread(c.audit.append, "mfa_failed", user_id=who.user_id,
                                 username=who.username, client_addr=addr)
         error = "Code incorrect ou déjà utilisé : saisissez le code à 6 chiffres affiché."
@@ -145,7 +172,7 @@ async def _second_factor(request: Request, c: Container, code: str, next: str,
     await asyncio.to_thread(c.audit.append, "login", user_id=who.user_id,
                             username=who.username, client_addr=addr,
                             detail={"second_factor": True})
-    return RedirectResponse(target if target != "/" else home_of(who.role), 303)
+    return RedirectResponse(target if target != "/" else await landing(c, who), 303)
 
 
 @router.post("/login/mfa")

@@ -15,7 +15,7 @@ from guetteur.domain.errors import Forbidden, InvalidInput, NotFound
 from guetteur.domain.permissions import GRANTABLE, ROLES, SCOPE_KINDS, Principal
 from guetteur.domain.timeutil import paris_day_bounds, paris_today, parse_instant
 from guetteur.web.deps import container, render
-from guetteur.web.routes_auth import home_of
+from guetteur.web.routes_auth import landing
 from guetteur.web.routes_cameras import camera_json
 from guetteur.web.session import principal
 
@@ -38,8 +38,8 @@ async def _any(c: Container, who: Principal, action: str, message: str) -> set[i
 
 
 @router.get("/")
-def home(who: Who) -> Any:
-    return RedirectResponse(home_of(who.role), status_code=303)
+async def home(c: Dep, who: Who) -> Any:
+    return RedirectResponse(await landing(c, who), status_code=303)
 
 
 @router.get("/live")
