@@ -58,7 +58,11 @@ def _demo_accounts(c: Any) -> dict[str, Any]:
     gives them fresh passwords (printed) and keeps their second factor."""
     passwords: dict[str, Any] = {"others": {}}
     users = {("admin", "admin", None), *((n, r, p) for n, (r, p) in DEMO_USERS.items())}
+    partners = {p["name"] for p in c.registry.list_partners()}
     for name, role, partner in sorted(users):
+        if partner and partner not in partners:
+            c.registry.add_partner(partner, actor="demo")
+            partners.add(partner)
         password = generate_password()
         try:
             c.accounts.add_user(name, password, role, None, partner)
