@@ -318,9 +318,9 @@ def test_too_many_attempts_from_one_address_get_429(env: Env,
 
 def test_second_factor_attempts_are_rate_limited_too(env: Env) -> None:
     secret = env.enrol("operateur")
-    token = env.login("operateur").cookies[COOKIE]  # one attempt
+    token = env.login("operateur").cookies[COOKIE]  # a success: does not count
     client = env.use(token)
-    for _ in range(routes_auth.RATE_MAX - 1):
+    for _ in range(routes_auth.RATE_MAX):  # failures count
         r = client.post("/login/mfa", data={"code": env.wrong_code(secret)})
         assert r.status_code == 401
     r = client.post("/login/mfa", data={"code": env.code(secret)}, follow_redirects=False)

@@ -323,13 +323,13 @@ def test_audit_appends_form_a_verifiable_chain(c: Container, clock: FakeClock) -
     assert [r.id for r in rows] == ids
     assert rows[0].prev_hash == GENESIS
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
-    assert verify_chain(as_record(r) for r in rows) == (4, None, "ok")
+    assert verify_chain((as_record(r) for r in rows), key=c.audit.key) == (4, None, "ok")
 
     # someone edits the trail directly in the database: the chain names the event
     with c.sessions.begin() as db:
         db.execute(update(AuditEvent).where(AuditEvent.id == ids[1])
                    .values(range_from_utc_us=T0 - 3600 * S))
-    count, bad, why = verify_chain(as_record(r) for r in audit_rows(c))
+    count, bad, why = verify_chain((as_record(r) for r in audit_rows(c)), key=c.audit.key)
     assert (count, bad) == (2, ids[1])
     assert "modified" in why
 
@@ -338,7 +338,7 @@ def test_audit_deletion_is_detected(c: Container) -> None:
     ids = [c.audit.append("login", username=f"u{i}") for i in range(4)]
     with c.sessions.begin() as db:
         db.execute(AuditEvent.__table__.delete().where(AuditEvent.id == ids[1]))
-    assert verify_chain(as_record(r) for r in audit_rows(c))[1] == ids[2]
+    assert verify_chain((as_record(r) for r in audit_rows(c)), key=c.audit.key)[1] == ids[2]
 
 
 # -- guetteur check ---------------------------------------------------------------------------
@@ -765,7 +765,7 @@ def test_the_gate_audits_every_decision_and_asks_investigators_for_a_case(
     decisions = [json.loads(e.detail)["decision"] for e in events]
     assert decisions == ["case reference required", "granted",
                          "no valid grant for this camera and action", "habilitation expired"]
-    assert verify_chain(as_record(r) for r in audit_rows(c))[1] is None
+    assert verify_chain((as_record(r) for r in audit_rows(c)), key=c.audit.key)[1] is None
 
 
 def test_visible_cameras_follow_the_scope_of_each_grant(c: Container) -> None:
