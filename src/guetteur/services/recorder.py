@@ -296,6 +296,7 @@ class RecorderSupervisor:
         while True:
             try:
                 await rec.run()
+                return  # it returns only when asked to stop
             except asyncio.CancelledError:
                 raise
             except Exception:
