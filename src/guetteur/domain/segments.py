@@ -33,15 +33,18 @@ class SegmentTimer:
     ffmpeg reports each finished segment with its media start and end in seconds from the first
     packet of the run. The report comes when the next keyframe arrives, so the wall clock at
     report time is the wall-clock end of the segment plus a delay that can only be positive
-    (transport, a busy event loop). Hence the anchor (wall time of media time 0) is the
-    *earliest* `reported - media_end` seen: a late report never shifts segments. A camera whose
+    (transport, a busy event loop). Hence the anchor (wall time of media time 0) follows the
+    *earliest* `reported - media_end` seen (beyond `early_tolerance_us` of jitter): a late
+    report never shifts segments. A camera whose
     clock really runs slow shows the same positive drift on `confirm` reports in a row beyond
     `max_drift_us`; only then is the anchor moved forward. The drift of every report is
     returned in milliseconds, for the segment row.
     """
 
-    def __init__(self, max_drift_us: int = 1_000_000, confirm: int = 3) -> None:
+    def __init__(self, max_drift_us: int = 1_000_000, confirm: int = 3,
+                 early_tolerance_us: int = 100_000) -> None:
         self._anchor_us: int | None = None
+        self._early_tolerance_us = early_tolerance_us
         self._max_drift_us = max_drift_us
         self._confirm = confirm
         self._late: list[int] = []
@@ -60,8 +63,10 @@ class SegmentTimer:
         if self._anchor_us is None:
             self._anchor_us = candidate
         drift = candidate - self._anchor_us
-        if drift < 0:
-            self._anchor_us = candidate  # an earlier report: the previous ones were late
+        if drift < -self._early_tolerance_us:
+            # a clearly earlier report: the first ones were late (a busy start); a few tens of
+            # milliseconds of jitter are not worth a join that overlaps
+            self._anchor_us = candidate
             self._late.clear()
         elif drift > self._max_drift_us:
             self._late.append(candidate)
