@@ -11,7 +11,6 @@ import itertools
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from guetteur.domain.segments import Gap, Span
 from guetteur.domain.timeutil import US_PER_DAY
 from guetteur.services.check import check
 from guetteur.services.segment_index import GapRow, SegmentRow
+from support import make_fmp4
 
 T0 = 1_795_638_600_000_000  # 2026-11-25T20:30:00Z
 S = 1_000_000
@@ -343,22 +343,11 @@ def test_audit_deletion_is_detected(c: Container) -> None:
 
 # -- guetteur check ---------------------------------------------------------------------------
 
-def make_fmp4(path: Path, seconds: int = 3) -> Path:
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", str(seconds),
-         "-c:v", "libx264", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", "-f", "mp4",
-         "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
-         "-frag_duration", "200000", str(path)],
-        check=True, timeout=60)
-    return path
-
-
 @pytest.fixture(scope="module")
 def fmp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     if shutil.which("ffmpeg") is None:
         pytest.skip("needs ffmpeg")
-    return make_fmp4(tmp_path_factory.mktemp("media") / "sample.mp4").read_bytes()
+    return make_fmp4(tmp_path_factory.mktemp("media") / "sample.mp4", seconds=3).read_bytes()
 
 
 def age(path: Path, seconds: float = 3600) -> None:

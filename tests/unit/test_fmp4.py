@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,24 +16,14 @@ from guetteur.adapters.media.fmp4 import (
     scan_bytes,
     scan_file,
 )
+from support import make_fmp4
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
 
-def make_fmp4(path: Path, seconds: int = 3) -> Path:
-    subprocess.run(
-        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-t", str(seconds),
-         "-c:v", "libx264", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", "-f", "mp4",
-         "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
-         "-frag_duration", "200000", str(path)],
-        check=True, timeout=60)
-    return path
-
-
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    return make_fmp4(tmp_path_factory.mktemp("fmp4") / "out.mp4").read_bytes()
+    return make_fmp4(tmp_path_factory.mktemp("fmp4") / "out.mp4", seconds=3).read_bytes()
 
 
 def test_the_file_is_init_then_moof_mdat_pairs(sample: bytes) -> None:

@@ -94,6 +94,18 @@ class SessionInfo:
     csrf_token: str
 
 
+def find_user(db: Session, ref: int | str) -> User:
+    """A user by id or by username; NotFound otherwise."""
+    user = None
+    if isinstance(ref, int) or str(ref).isdigit():
+        user = db.get(User, int(ref))
+    if user is None:
+        user = db.scalar(select(User).where(User.username == str(ref)))
+    if user is None:
+        raise NotFound(f"Utilisateur « {ref} » inconnu.")
+    return user
+
+
 class Accounts:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, box: SecretBox,
                  idle_s: int, absolute_s: int) -> None:
@@ -117,15 +129,9 @@ class Accounts:
                         partner, user.habilitation_until_utc_us, user.totp_enrolled,
                         user.locked_until_utc_us, user.created_utc_us)
 
-    def _find(self, db: Session, ref: int | str) -> User:
-        user = None
-        if isinstance(ref, int) or str(ref).isdigit():
-            user = db.get(User, int(ref))
-        if user is None:
-            user = db.scalar(select(User).where(User.username == str(ref)))
-        if user is None:
-            raise NotFound(f"Utilisateur « {ref} » inconnu.")
-        return user
+    @staticmethod
+    def _find(db: Session, ref: int | str) -> User:
+        return find_user(db, ref)
 
     def _partner_id(self, db: Session, role: str, partner: str | None) -> int | None:
         if role != "landlord":

@@ -18,6 +18,7 @@ from guetteur.adapters.db.models import AccessGrant, Camera, Partner, User
 from guetteur.domain.clock import Clock
 from guetteur.domain.errors import InvalidInput, NotFound
 from guetteur.domain.permissions import GRANT_ACTIONS, GRANTABLE, SCOPE_KINDS, Grant
+from guetteur.services.accounts import find_user
 
 
 @dataclass(frozen=True)
@@ -150,11 +151,4 @@ class Grants:
 
     @staticmethod
     def _user(db: Session, ref: int | str) -> User:
-        user = None
-        if isinstance(ref, int) or str(ref).isdigit():
-            user = db.get(User, int(ref))
-        if user is None:
-            user = db.scalar(select(User).where(User.username == str(ref)))
-        if user is None:
-            raise NotFound(f"Utilisateur « {ref} » inconnu.")
-        return user
+        return find_user(db, ref)
