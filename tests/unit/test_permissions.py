@@ -177,9 +177,10 @@ H = T + 2 * HOUR
 
 
 def habilitation_cases() -> list[Case]:
-    forever = (Grant("live", id=1), Grant("playback", id=2), Grant("export", id=3))
+    forever = (Grant("live", id=1), Grant("playback", id=2), Grant("export", id=3),
+               Grant("ptz", id=4))
     rows = []
-    for role, action in (("operator", "live"), ("operator", "playback"),
+    for role, action in (("operator", "live"), ("operator", "playback"), ("operator", "ptz"),
                          ("supervisor", "export"), ("admin", "live"),
                          ("investigator", "playback"), ("investigator", "export")):
         who = user(role, habilitation_until_utc_us=H)

@@ -17,7 +17,8 @@ Roles bound what a user can ever do; grants give it, camera by camera:
 A grant is (action, scope, validity): scope `all`, a `site`, an `owner` (`city` or a partner's
 name) or a list of `cameras`; valid from `valid_from_utc_us` (inclusive) until
 `valid_until_utc_us` (exclusive). A user's habilitation (`habilitation_until_utc_us`) ends
-every image right the microsecond it passes, whatever the grants say. A disabled account can do
+every image right, and the right to move cameras, the microsecond it passes, whatever the
+grants say. A disabled account can do
 nothing. Landlords never get a pixel: no grant can give them one.
 """
 
@@ -30,6 +31,8 @@ from typing import Literal
 Action = Literal["live", "playback", "export", "ptz", "configure", "audit", "health"]
 ACTIONS: tuple[str, ...] = ("live", "playback", "export", "ptz", "configure", "audit", "health")
 PIXEL_ACTIONS: frozenset[str] = frozenset({"live", "playback", "export"})
+# Actions only a habilitated agent may take (CSI L252-3): images, and steering the cameras.
+HABILITATED_ACTIONS: frozenset[str] = PIXEL_ACTIONS | {"ptz"}
 GRANT_ACTIONS: tuple[str, ...] = ("live", "playback", "export", "ptz", "configure", "audit")
 ROLES: tuple[str, ...] = ("admin", "supervisor", "operator", "investigator", "landlord",
                           "auditor")
@@ -126,7 +129,7 @@ def decide(who: Principal, grants: Iterable[Grant], action: str, camera: CameraR
         return Decision(False, f"unknown role {who.role}")
     habilitated = (who.habilitation_until_utc_us is None
                    or at_utc_us < who.habilitation_until_utc_us)
-    if action in PIXEL_ACTIONS and not habilitated:
+    if action in HABILITATED_ACTIONS and not habilitated:
         return Decision(False, "habilitation expired")
     if who.role == "landlord":
         if action != "health":
