@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +94,15 @@ def browser() -> Iterator[object]:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_browser(browser: Any, ui_server: Any) -> None:
+    """Chromium starts its network, storage and GPU helper processes at the first page, not
+    at launch: load one page here, before any test, so that the `verify_cleanup` of the first
+    test does not take them for processes the test left behind."""
+    context = browser.new_context(base_url=ui_server.base_url)
+    try:
+        context.new_page().goto("/login")
+    finally:
+        context.close()

@@ -21,7 +21,6 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,28 +28,11 @@ import logins
 import pytest
 
 PARIS = ZoneInfo("Europe/Paris")
-CHROMIUM = Path("/usr/bin/chromium")
 # Addresses that carry pixels: the live WebSocket, HLS playlists, segment bytes, clips.
 MEDIA_URL = re.compile(r"/api/segments/|/live\b|\.m3u8|/clip\.mp4|/api/cameras/\d+/at\b")
 MEDIA_ELEMENTS = "video, audio, source, track, img, picture, canvas, iframe, object, embed"
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(not CHROMIUM.exists(),
-                                 reason="Chromium is not installed (scripts/setup --tests)")]
-
-pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def warm_browser(browser: Any, ui_server: Any) -> None:
-    """Chromium starts its network, storage and GPU helper processes at the first page, not
-    at launch: load one page here, before any test, so that the `verify_cleanup` of the first
-    test does not take them for processes the test left behind."""
-    context = browser.new_context(base_url=ui_server.base_url)
-    try:
-        context.new_page().goto("/login")
-    finally:
-        context.close()
+pytestmark = pytest.mark.e2e  # Chromium and Playwright are installed by scripts/setup
 
 
 class Browsing:

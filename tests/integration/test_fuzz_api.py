@@ -15,7 +15,6 @@ GUETTEUR_TEST_FUZZ_RANDOM=1 pytest tests/integration/test_fuzz_api.py`.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -47,8 +46,6 @@ OTHER_CAMERA_MARK = b"CAMERA-TWO-ONLY!"
 
 @pytest.fixture(scope="module")
 def fmp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("needs ffmpeg")
     return make_fmp4(tmp_path_factory.mktemp("media") / "sample.mp4").read_bytes()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,8 +67,6 @@ def looks_like_video(response: Any) -> bool:
 
 @pytest.fixture(scope="module")
 def fmp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    if shutil.which("ffmpeg") is None:
-        pytest.skip("needs ffmpeg")
     return make_fmp4(tmp_path_factory.mktemp("media") / "sample.mp4").read_bytes()
 
 

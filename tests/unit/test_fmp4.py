@@ -4,7 +4,6 @@ keyframes, duration, and a file cut in the middle of its last fragment."""
 from __future__ import annotations
 
 import itertools
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,8 +16,6 @@ from guetteur.adapters.media.fmp4 import (
     scan_file,
 )
 from support import make_fmp4
-
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
 
 
 @pytest.fixture(scope="module")
