@@ -18,15 +18,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from guetteur.adapters.db.engine import make_engine, migrate, session_factory
+from guetteur.adapters.evidence.signing import EvidenceKey
 from guetteur.adapters.secrets import SecretBox
 from guetteur.adapters.storage.local import LocalStore
 from guetteur.domain.clock import Clock, SystemClock
 from guetteur.services.access import AccessGate
 from guetteur.services.accounts import Accounts
 from guetteur.services.audit import AuditLog
+from guetteur.services.cases import Cases
+from guetteur.services.evidence import EvidenceExports
 from guetteur.services.grants import Grants
 from guetteur.services.live import LiveHub
 from guetteur.services.recorder import RecorderConfig, RecorderDeps, RecorderSupervisor
+from guetteur.services.register import Register
 from guetteur.services.registry import CameraRegistry
 from guetteur.services.retention import RetentionPurger
 from guetteur.services.segment_index import SegmentIndex
@@ -51,6 +55,9 @@ class Container:
     grants: Grants
     gate: AccessGate
     purger: RetentionPurger
+    cases: Cases
+    exports: EvidenceExports
+    register: Register
     writer: SegmentWriter | None = None
     writer_task: asyncio.Task[None] | None = None
     status: StatusBoard | None = None
@@ -69,9 +76,12 @@ class Container:
             return set()
         return {r.state.current_key for r in self.supervisor.recorders() if r.state.current_key}
 
-    async def start(self, record: bool = True, purge: bool = True) -> None:
+    async def start(self, record: bool = True, purge: bool = True,
+                    exports: bool = True) -> None:
         """Start the background work on the running loop."""
         s = self.settings
+        if exports:
+            self.exports.start_worker()
         self.writer = SegmentWriter(self.store, self.index)
         self.status = StatusBoard(self.sessions, self.clock, s.node_name)
         self.live = LiveHub(self.current_path)
@@ -90,6 +100,7 @@ class Container:
                                                    name="retention-purge"))
 
     async def stop(self) -> None:
+        await asyncio.to_thread(self.exports.stop_worker)
         if self.supervisor is not None:
             await self.supervisor.stop()
         for task in self._tasks:
@@ -125,11 +136,20 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
     grants = Grants(sessions, clock)
     gate = AccessGate(sessions, grants, audit, clock)
     registry.on_change(gate.invalidate)
+    cases = Cases(sessions, clock, audit, gate)
+    # generated at first start; its private half is encrypted with a key derived from the
+    # secret key, so a copy of the data directory alone cannot sign evidence
+    evidence_key = EvidenceKey.load_or_create(settings.evidence_key_path,
+                                              box.derive(b"evidence-signing-key"))
+    exports = EvidenceExports(sessions, clock, audit, gate, cases, registry, index, store,
+                              accounts, evidence_key, settings.exports_dir,
+                              settings.max_export_s, settings.export_approval)
     return Container(settings=settings, engine=engine, sessions=sessions, clock=clock,
                      store=store, audit=audit, registry=registry, index=index,
                      accounts=accounts, grants=grants,
                      gate=gate,
-                     purger=RetentionPurger(sessions, store, clock, audit))
+                     purger=RetentionPurger(sessions, store, clock, audit),
+                     cases=cases, exports=exports, register=Register(sessions))
 
 
 def _dev_key(settings: Settings) -> str:

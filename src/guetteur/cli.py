@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from guetteur.cli_admin import audit_app, camera_app, grant_app, partner_app, user_app
+from guetteur.cli_cases import case_app, export_app, hold_app, register_app
 from guetteur.cli_common import ConfigOpt, JsonOpt, container, handled, out, setup_logging
 
 app = typer.Typer(help="Guetteur : vidéoprotection urbaine (CSU).", no_args_is_help=True,
@@ -21,6 +22,10 @@ app.add_typer(partner_app, name="partner")
 app.add_typer(user_app, name="user")
 app.add_typer(grant_app, name="grant")
 app.add_typer(audit_app, name="audit")
+app.add_typer(case_app, name="case")
+app.add_typer(hold_app, name="hold")
+app.add_typer(export_app, name="export")
+app.add_typer(register_app, name="register")
 
 
 # -- server ---------------------------------------------------------------------------------

@@ -50,11 +50,13 @@ def _env_file(data_dir: Path, port: int, segment_s: int) -> Path:
 
 
 DEMO_USERS = {"operateur": ("operator", None), "bailleur.rives": ("landlord", "Habitat Rives"),
-              "dpo": ("auditor", None)}
+              "dpo": ("auditor", None), "superviseur": ("supervisor", None),
+              "enqueteur": ("investigator", None)}
 
 
 def _demo_accounts(c: Any) -> dict[str, Any]:
-    """admin (every image right), an operator (city cameras), a landlord, an auditor; each run
+    """admin (every image right), an operator (city cameras), a landlord, an auditor, a
+    supervisor (every image right, audit) and an investigator (playback and export); each run
     gives them fresh passwords (printed) and keeps their second factor."""
     passwords: dict[str, Any] = {"others": {}}
     users = {("admin", "admin", None), *((n, r, p) for n, (r, p) in DEMO_USERS.items())}
@@ -72,6 +74,12 @@ def _demo_accounts(c: Any) -> dict[str, Any]:
             elif role == "operator":
                 for action in ("live", "playback"):
                     c.grants.add(name, action, "owner", "city", actor="demo")
+            elif role == "supervisor":
+                for action in ("live", "playback", "export", "audit"):
+                    c.grants.add(name, action, actor="demo")
+            elif role == "investigator":
+                for action in ("playback", "export"):
+                    c.grants.add(name, action, actor="demo")
         except Conflict:
             c.accounts.set_password(name, password)
         if name == "admin":

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
                         "believed; empty: none (the client address is the TCP peer's)")
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary")
     max_clip_s: int = Field(6 * 3600, gt=0, description="longest clip a download may cover")
+    max_export_s: int = Field(
+        24 * 3600, gt=0, description="longest time range one evidence export may cover")
+    export_approval: bool = Field(
+        False, description="an evidence export waits for a second person's approval")
 
     @field_validator("database_url")
     @classmethod
@@ -66,6 +70,14 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'guetteur.db').resolve()}"
+
+    @property
+    def exports_dir(self) -> Path:
+        return (self.data_dir / "exports").resolve()
+
+    @property
+    def evidence_key_path(self) -> Path:
+        return (self.data_dir / "keys" / "evidence-ed25519.pem").resolve()
 
     @property
     def segments_dir(self) -> Path:

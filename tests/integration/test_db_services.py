@@ -285,7 +285,9 @@ def test_purge_deletes_exactly_the_segments_past_retention(c: Container,
     [event] = [e for e in audit_rows(c) if e.action == "retention_purge"]
     assert (event.camera_id, event.range_from_utc_us, event.range_to_utc_us) == (
         short, old.start_utc_us, cutoff)
-    assert json.loads(event.detail) == {"camera": "Courte", "segments": 2, "size_bytes": 300}
+    detail = json.loads(event.detail)
+    assert {k: detail[k] for k in ("camera", "segments", "size_bytes", "held_segments")} == {
+        "camera": "Courte", "segments": 2, "size_bytes": 300, "held_segments": 0}
 
     assert c.purger.purge_once() == []  # nothing more until time passes
     clock.advance(0.000001)

@@ -12,6 +12,7 @@ written for the person who has to act: they say what is wrong and what to do.
      ├── Forbidden           valid session, no right to this (403)
      ├── NoFootage           nothing recorded in the asked range (404)
      ├── StorageError        disk or object store failure (503)
+     │    └── InsufficientStorage  not enough free space for the asked work (507)
      └── MediaError          ffmpeg/PyAV failure on a stream or a file (502)
 """
 
@@ -56,6 +57,10 @@ class NoFootage(GuetteurError):
 
 class StorageError(GuetteurError):
     """The storage could not read or write a file."""
+
+
+class InsufficientStorage(StorageError):
+    """Not enough free disk space to do the asked work; nothing was started."""
 
 
 class MediaError(GuetteurError):

@@ -1,21 +1,26 @@
-"""Retention purge: delete every segment past its camera's retention (CSI L252-5, 30 days max).
+"""Retention purge: delete every segment past its camera's retention (CSI L252-5, 30 days max),
+except what an active judicial hold covers, even partly.
 
 Crash-safe order: the file is deleted first, then its row. A crash in between leaves a row
 without a file, which `guetteur check` reports and `--repair` removes; never a file without a
-row, which nobody would ever purge. Each purge is logged and audited (camera, range, count,
-bytes). Judicial holds (a later issue) will be checked here before any deletion.
+row, which nobody would ever purge. Each purge goes into the register (an audit event): camera,
+range, count, bytes and the SHA-256 of the deleted segments' SHA-256 values in start order, so
+whoever holds a copy of those segments can prove which ones were destroyed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, not_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from guetteur.adapters.db.models import Camera, RecordingGap, Segment
+from guetteur.adapters.db.models import Camera, ExportJob, Hold, RecordingGap, Segment
+from guetteur.domain.cases import HoldSpan, held
 from guetteur.domain.clock import Clock
 from guetteur.domain.retention import cutoff_us
 from guetteur.domain.timeutil import iso_utc
@@ -34,6 +39,13 @@ class PurgeReport:
     size_bytes: int
     oldest_start_utc_us: int
     newest_end_utc_us: int
+    digest: str  # sha256 of the deleted segments' sha256 values, newline-joined, by start
+    held_segments: int  # past retention but kept by a hold
+
+
+def deleted_digest(hashes_by_start: list[tuple[int, str]]) -> str:
+    return hashlib.sha256("\n".join(h for _, h in sorted(hashes_by_start))
+                          .encode()).hexdigest()
 
 
 class RetentionPurger:
@@ -56,37 +68,69 @@ class RetentionPurger:
                 reports.append(report)
         return reports
 
+    def _holds(self, camera_id: int) -> list[HoldSpan]:
+        """Active holds on the camera, and the ranges of exports not finished yet (their
+        segments must not vanish under the job that reads them)."""
+        with self._sessions() as db:
+            spans = [HoldSpan(*r) for r in db.execute(
+                select(Hold.camera_id, Hold.start_utc_us, Hold.end_utc_us)
+                .where(Hold.camera_id == camera_id, Hold.released_utc_us.is_(None))).all()]
+            jobs = db.execute(select(ExportJob.camera_ids, ExportJob.start_utc_us,
+                                     ExportJob.end_utc_us).where(ExportJob.state.in_(
+                                         ("awaiting_approval", "queued", "running")))).all()
+        spans += [HoldSpan(camera_id, j.start_utc_us, j.end_utc_us) for j in jobs
+                  if camera_id in json.loads(j.camera_ids)]
+        return spans
+
     def _purge_camera(self, camera_id: int, name: str, cutoff: int) -> PurgeReport | None:
-        count = size = 0
+        holds = self._holds(camera_id)
+        # a segment overlapping a hold stays: [start, end) meets [h.start, h.end)
+        not_held = [not_(and_(Segment.start_utc_us < h.end_utc_us,
+                              Segment.end_utc_us > h.start_utc_us)) for h in holds]
+        size = 0
+        hashes: list[tuple[int, str]] = []
         oldest = newest = None
         while True:
             with self._sessions() as db:
                 rows = db.execute(select(Segment.id, Segment.storage_key, Segment.size_bytes,
-                                         Segment.start_utc_us, Segment.end_utc_us)
+                                         Segment.start_utc_us, Segment.end_utc_us,
+                                         Segment.sha256)
                                   .where(Segment.camera_id == camera_id,
-                                         Segment.end_utc_us <= cutoff)
+                                         Segment.end_utc_us <= cutoff, *not_held)
                                   .order_by(Segment.end_utc_us).limit(_BATCH)).all()
+            # the rule itself, in the domain, has the last word over the query
+            rows = [r for r in rows if not held(r.start_utc_us, r.end_utc_us, holds)]
             if not rows:
                 break
             for row in rows:
                 self._store.delete(row.storage_key)
             with self._sessions.begin() as db:
                 db.execute(delete(Segment).where(Segment.id.in_([r.id for r in rows])))
-            count += len(rows)
             size += sum(r.size_bytes for r in rows)
+            hashes.extend((r.start_utc_us, r.sha256) for r in rows)
             oldest = min([oldest or rows[0].start_utc_us] + [r.start_utc_us for r in rows])
             newest = max([newest or 0] + [r.end_utc_us for r in rows])
+        gap_not_held = [not_(and_(RecordingGap.start_utc_us < h.end_utc_us,
+                                  RecordingGap.end_utc_us > h.start_utc_us)) for h in holds]
         with self._sessions.begin() as db:
             db.execute(delete(RecordingGap).where(RecordingGap.camera_id == camera_id,
-                                                  RecordingGap.end_utc_us <= cutoff))
-        if not count or oldest is None or newest is None:
+                                                  RecordingGap.end_utc_us <= cutoff,
+                                                  *gap_not_held))
+        if not hashes or oldest is None or newest is None:
             return None
-        report = PurgeReport(camera_id, name, count, size, oldest, newest)
-        log.info("retention: camera %s: deleted %d segments (%d bytes) from %s to %s",
-                 name, count, size, iso_utc(oldest), iso_utc(newest))
+        with self._sessions() as db:
+            kept = len(db.execute(select(Segment.id).where(
+                Segment.camera_id == camera_id, Segment.end_utc_us <= cutoff)).all())
+        report = PurgeReport(camera_id, name, len(hashes), size, oldest, newest,
+                             deleted_digest(hashes), kept)
+        log.info("retention: camera %s: deleted %d segments (%d bytes) from %s to %s; "
+                 "%d kept by holds", name, report.segments, size, iso_utc(oldest),
+                 iso_utc(newest), kept)
         self._audit.append("retention_purge", camera_id=camera_id, range_from_utc_us=oldest,
                            range_to_utc_us=newest,
-                           detail={"segments": count, "size_bytes": size, "camera": name})
+                           detail={"segments": report.segments, "size_bytes": size,
+                                   "camera": name, "digest": report.digest,
+                                   "held_segments": kept})
         return report
 
     async def run(self, interval_s: float) -> None:

@@ -19,6 +19,7 @@ from guetteur.web import (
     routes_audit,
     routes_auth,
     routes_cameras,
+    routes_cases,
     routes_media,
     routes_pages,
 )
@@ -49,7 +50,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_admin,
-                   routes_audit):
+                   routes_audit, routes_cases):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(SessionMiddleware, accounts=container.accounts)

@@ -19,6 +19,7 @@ STATUS: dict[type[e.GuetteurError], int] = {
     e.NotAuthenticated: 401,
     e.Forbidden: 403,
     e.StorageError: 503,
+    e.InsufficientStorage: 507,
     e.MediaError: 502,
 }
 

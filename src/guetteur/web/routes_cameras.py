@@ -159,8 +159,16 @@ async def timeline(camera_id: int, c: Dep, who: Who, stream: str = "main",
     start = parse_instant(from_, "from") if from_ else now - 86_400_000_000
     end = parse_instant(to, "to") if to else now
     spans, gaps = await asyncio.to_thread(c.index.timeline, camera_id, stream, start, end, now)
+    holds: list[dict[str, Any]] = []
+    # judicial holds show to whoever may see this footage (never to a landlord); the case
+    # reference only to those who handle cases
+    if c.gate.allowed(who, "playback", camera_id) or c.gate.allowed(who, "export", camera_id):
+        holds = await asyncio.to_thread(c.cases.timeline_holds, camera_id, start, end)
+        if who.role == "operator":
+            holds = [h | {"case_reference": None} for h in holds]
     return {"camera_id": camera_id, "from_utc_us": start, "to_utc_us": end, "now_utc_us": now,
-            "spans": [s.__dict__ for s in spans], "gaps": [g.__dict__ for g in gaps]}
+            "spans": [s.__dict__ for s in spans], "gaps": [g.__dict__ for g in gaps],
+            "holds": holds}
 
 
 @router.get("/partners", tags=["partners"])

@@ -188,6 +188,8 @@ class AuditEvent(Base):
     """Append-only, hash-chained record of every access to images and every change."""
 
     __tablename__ = "audit_event"
+    # the register (R252-11) is the audit events of some actions: found by action and time
+    __table_args__ = (Index("ix_audit_event_action_at", "action", "at_utc_us"),)
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                     primary_key=True)
     at_utc_us: Mapped[int] = mapped_column(BigInteger)
@@ -204,3 +206,75 @@ class AuditEvent(Base):
     prev_hash: Mapped[str] = mapped_column(
         String(64), unique=True, comment="unique: two writers can never fork the chain")
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class JudicialCase(Base):
+    """A judicial requisition: the reason footage is held past retention or handed over."""
+
+    __tablename__ = "judicial_case"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(64), unique=True,
+                                           comment="as written on the requisition")
+    service: Mapped[str] = mapped_column(String(128), comment="requesting service")
+    officer: Mapped[str] = mapped_column(String(128), comment="officer (OPJ) in charge")
+    requisition_date: Mapped[object] = mapped_column(Date)
+    legal_basis: Mapped[str] = mapped_column(String(128), comment="e.g. art. 60-1 CPP")
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_utc_us: Mapped[int] = mapped_column(BigInteger)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Hold(Base):
+    """Footage of one camera over [start, end) kept out of the purge while active."""
+
+    __tablename__ = "hold"
+    __table_args__ = (
+        Index("ix_hold_camera_active", "camera_id", "released_utc_us"),
+        Index("ix_hold_case", "case_id"),
+        CheckConstraint("end_utc_us > start_utc_us", name="range_order"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("judicial_case.id", ondelete="RESTRICT"))
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id", ondelete="RESTRICT"))
+    start_utc_us: Mapped[int] = mapped_column(BigInteger)
+    end_utc_us: Mapped[int] = mapped_column(BigInteger)
+    placed_by: Mapped[str] = mapped_column(String(64))
+    placed_utc_us: Mapped[int] = mapped_column(BigInteger)
+    release_requested_by: Mapped[str | None] = mapped_column(String(64))
+    release_requested_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    release_reason: Mapped[str | None] = mapped_column(Text)
+    released_by: Mapped[str | None] = mapped_column(
+        String(64), comment="the second person, who approved the release")
+    released_utc_us: Mapped[int | None] = mapped_column(
+        BigInteger, comment="NULL: the hold is active")
+
+
+class ExportJob(Base):
+    """An evidence export for a case: cameras x range -> a signed zip package."""
+
+    __tablename__ = "export_job"
+    __table_args__ = (Index("ix_export_job_case", "case_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("judicial_case.id", ondelete="RESTRICT"))
+    camera_ids: Mapped[str] = mapped_column(Text, comment="JSON list of camera ids")
+    start_utc_us: Mapped[int] = mapped_column(BigInteger)
+    end_utc_us: Mapped[int] = mapped_column(BigInteger)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_utc_us: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(
+        String(20), comment="awaiting_approval|queued|running|done|failed|cancelled")
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    bytes_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    started_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    finished_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+    package_name: Mapped[str | None] = mapped_column(String(255),
+                                                     comment="file name under DATA_DIR/exports")
+    package_size: Mapped[int | None] = mapped_column(BigInteger)
+    package_sha256: Mapped[str | None] = mapped_column(String(64))
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64))
