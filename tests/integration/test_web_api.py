@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from guetteur.adapters.db.models import AuditEvent, WebSession
+from guetteur.adapters.db.models import AuditEvent, ExportJob, JudicialCase, WebSession
 from guetteur.bootstrap import Container
 from guetteur.domain.cameras import CameraSpec
 from guetteur.domain.clock import FakeClock
@@ -136,6 +137,21 @@ def put_segment(env: Env, cam_id: int, seq: int, start_us: int, end_us: int,
                                    "avc1.64000d", 777)], [])
 
 
+def finished_export(env: Env, cam_id: int, content: bytes) -> None:
+    """Export 1: a finished package of camera `cam_id` (its file holds video bytes)."""
+    with env.c.sessions.begin() as db:
+        db.add(JudicialCase(id=1, reference="PV 1", service="BSU", officer="Lt A",
+                            requisition_date=date(2026, 11, 25), legal_basis="art. 60-1 CPP",
+                            created_by="someone", created_utc_us=T0))
+        db.flush()
+        db.add(ExportJob(id=1, case_id=1, camera_ids=f"[{cam_id}]", start_utc_us=T0,
+                         end_utc_us=T0 + 2 * S, requested_by="someone", requested_utc_us=T0,
+                         state="done", bytes_total=1, bytes_done=1, cancel_requested=False,
+                         package_name="p.zip", package_size=len(content)))
+    env.c.exports.dir.mkdir(parents=True, exist_ok=True)
+    (env.c.exports.dir / "p.zip").write_bytes(content)
+
+
 # -- every route is protected -----------------------------------------------------------------
 
 def test_the_app_has_the_routes_this_file_relies_on(env: Env) -> None:
@@ -201,12 +217,22 @@ def test_public_routes_answer_without_session(env: Env) -> None:
 
 # -- media routes: registered, and refused to a landlord -------------------------------------
 
+# Export *jobs* are JSON about a job (state, progress): no pixel. Their package is the media
+# route `/api/exports/{job_id}/download`. Creating a job asks the gate in the service.
+EXPORT_JOB_ROUTES = {"/api/cases/{case_id}/exports", "/api/exports/{job_id}",
+                     "/api/exports/{job_id}/cancel", "/api/exports/{job_id}/approve"}
+
+
 def test_every_media_like_api_route_is_registered_as_media(env: Env) -> None:
     routes = app_routes(env.client.app)
     paths = {r.path for r in routes}
     assert paths >= MEDIA_ROUTES, f"stale MEDIA_ROUTES: {MEDIA_ROUTES - paths}"
+    assert paths >= EXPORT_JOB_ROUTES
     for route in routes:
         if not any(word in route.path for word in MEDIA_WORDS):
+            continue
+        if route.path in EXPORT_JOB_ROUTES:
+            assert route.methods <= {"GET", "POST"}
             continue
         if route.path.startswith("/api/"):
             assert route.path in MEDIA_ROUTES, (
@@ -240,6 +266,7 @@ def test_no_media_route_gives_a_byte_to_a_caller_without_the_right(env: Env, fmp
     # the landlord's own partner's camera: a landlord sees its health, never its pixels
     assert add_camera(env, owner=PARTNER).status_code == 201
     put_segment(env, 1, 1, T0, T0 + 2 * S, fmp4)
+    finished_export(env, 1, fmp4)
     admin = env.use(env.admin_token)
     # the same requests work for a granted admin: the refusals below are about rights only
     r = admin.get("/api/segments/1/media")
@@ -304,6 +331,7 @@ def test_an_operator_granted_on_one_camera_gets_its_media_and_no_other(
     assert add_camera(env, name="Gare", main_url="rtsp://192.0.2.11/s").status_code == 201
     put_segment(env, 1, 1, T0, T0 + 2 * S, fmp4)  # segment 1, camera 1
     put_segment(env, 2, 1, T0, T0 + 2 * S, fmp4)  # segment 2, camera 2
+    finished_export(env, 1, fmp4)  # export 1: camera 1, which the operator may play back
     for action in ("live", "playback"):
         env.c.grants.add("operateur", action, "cameras", "1")
     operator = env.users["operator"]
@@ -316,6 +344,7 @@ def test_an_operator_granted_on_one_camera_gets_its_media_and_no_other(
         "/api/cameras/{camera_id}/at": lambda r: r.status_code == 200
             and r.json()["segment_id"] == 1,
         "/api/cameras/{camera_id}/clip.mp4": lambda r: r.status_code == 403,
+        "/api/exports/{job_id}/download": lambda r: r.status_code == 403,
         "/api/cameras/{camera_id}/live": None,
     }
     assert set(granted) == MEDIA_ROUTES, "a new media route: say what camera 1 gives here"
@@ -633,7 +662,8 @@ def test_timeline_json_shape(env: Env) -> None:
                  {"start_utc_us": T0 + 8 * S, "end_utc_us": T0 + 12 * S,
                   "reason": "camera_offline"},
                  {"start_utc_us": T0 + 16 * S, "end_utc_us": T0 + 20 * S,
-                  "reason": "unknown"}]}
+                  "reason": "unknown"}],
+        "holds": []}
 
     # ISO times are accepted (Z = UTC; no offset = Paris, UTC+1 in November)
     iso = client.get(f"/api/cameras/1/timeline?from={iso_utc(T0)}&to=2026-11-25T21:30:08")
@@ -725,3 +755,25 @@ def test_numbers_beyond_the_database_s_range_are_invalid_input(any_db_url: str,
                                             "habilitation_until": str(HUGE)})
         assert r.status_code == 422
         assert [u.username for u in c.accounts.list()] == ["admin", "auditrice"]
+
+
+def test_timeline_shows_holds_to_who_may_see_the_footage(env: Env) -> None:
+    assert add_camera(env, owner=PARTNER).status_code == 201
+    chief = env.c.accounts.add_user("chef", ADMIN_PW, "supervisor")
+    env.c.grants.add("chef", "playback")
+    env.c.grants.add("operateur", "playback")
+    case = env.c.cases.create(chief, reference="PV 2026/9", service="BSU", officer="Lt B",
+                              requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
+    env.c.cases.place_holds(chief, case.id, [1], T0, T0 + 60 * S)
+    url = f"/api/cameras/1/timeline?from={T0 - 60 * S}&to={T0 + 120 * S}"
+
+    def holds(token: str) -> list[Any]:
+        r = env.use(token).get(url)
+        assert r.status_code == 200
+        return [(h["start_utc_us"], h["end_utc_us"], h["case_reference"])
+                for h in r.json()["holds"]]
+
+    env.c.grants.add("admin", "playback")
+    assert holds(env.admin_token) == [(T0, T0 + 60 * S, "PV 2026/9")]
+    assert holds(env.operator_token) == [(T0, T0 + 60 * S, None)]  # a hold, not the case
+    assert holds(env.landlord_token) == []  # its own camera's health, never the judicial side

@@ -258,24 +258,35 @@ class EvidenceExports:
 
     def download(self, who: Principal, job_id: int,
                  client_addr: str | None = None) -> tuple[Path, str]:
-        """Path and file name of a finished package; every camera's export right is
-        re-checked (and audited) and the download goes into the register."""
-        job = self.get(who, job_id)
+        """Path and file name of a finished package, for whoever holds the export right on
+        every camera in it (each decision audited) and sees its case."""
+        job = self.progress(job_id)
+        for cid in job.camera_ids:
+            self.authorize_camera(who, job, cid, client_addr)
+        return self.release_package(who, job, client_addr)
+
+    def authorize_camera(self, who: Principal, job: JobView, camera_id: int,
+                         client_addr: str | None) -> None:
+        self._gate.authorize_media(who, "export", camera_id, range_from_utc_us=job.start_utc_us,
+                                   range_to_utc_us=job.end_utc_us, client_addr=client_addr,
+                                   reason=job.case_reference,
+                                   detail={"case": job.case_reference, "export": job.id,
+                                           "stage": "download"})
+
+    def release_package(self, who: Principal, job: JobView,
+                        client_addr: str | None = None) -> tuple[Path, str]:
+        """After the gate: the case must be visible, the package finished and present; the
+        hand-over goes into the register."""
+        job = self.get(who, job.id)
         if job.state != "done" or not job.package_name:
             raise Conflict("Cette extraction n'est pas terminée.")
         path = self.dir / job.package_name
         if not path.exists():
             raise NotFound("Le fichier de cette extraction n'existe plus sur le serveur.")
-        for cid in job.camera_ids:
-            self._gate.authorize_media(who, "export", cid, range_from_utc_us=job.start_utc_us,
-                                       range_to_utc_us=job.end_utc_us, client_addr=client_addr,
-                                       reason=job.case_reference,
-                                       detail={"case": job.case_reference, "export": job_id,
-                                               "stage": "download"})
         self._audit.append("export_download", user_id=who.user_id, username=who.username,
                            range_from_utc_us=job.start_utc_us, range_to_utc_us=job.end_utc_us,
                            client_addr=client_addr, reason=job.case_reference,
-                           detail={"case": job.case_reference, "export": job_id,
+                           detail={"case": job.case_reference, "export": job.id,
                                    "package": job.package_name, "size": job.package_size,
                                    "manifest_sha256": job.manifest_sha256})
         return path, job.package_name

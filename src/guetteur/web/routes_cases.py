@@ -15,6 +15,7 @@ from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import iso_paris, parse_instant
 from guetteur.services.register import KINDS, to_csv, to_html
 from guetteur.web.deps import container
+from guetteur.web.routes_media import media_route
 from guetteur.web.session import client_addr, csrf_protect, principal
 
 router = APIRouter(tags=["réquisitions"], dependencies=[Depends(csrf_protect)])
@@ -148,9 +149,19 @@ async def approve_export(job_id: int, request: Request, c: Dep, who: Who) -> dic
     return job.public(c.clock.now_us())
 
 
-@router.get("/api/exports/{job_id}/download")
+@router.get(media_route("/exports/{job_id}/download", prefix="/api"))
 async def download_export(job_id: int, request: Request, c: Dep, who: Who) -> Any:
-    path, name = await asyncio.to_thread(c.exports.download, who, job_id, client_addr(request))
+    """The package: pixels, so the gate decides (and audits) every camera in it first."""
+    addr = client_addr(request)
+    job = await asyncio.to_thread(c.exports.progress, job_id)
+    for camera_id in job.camera_ids:
+        await asyncio.to_thread(c.gate.authorize_media, who, "export", camera_id,
+                                range_from_utc_us=job.start_utc_us,
+                                range_to_utc_us=job.end_utc_us, client_addr=addr,
+                                reason=job.case_reference,
+                                detail={"case": job.case_reference, "export": job.id,
+                                        "stage": "download"})
+    path, name = await asyncio.to_thread(c.exports.release_package, who, job, addr)
     return FileResponse(path, media_type="application/zip", filename=name)
 
 

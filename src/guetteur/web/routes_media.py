@@ -40,9 +40,11 @@ To = Annotated[str, Query(description="ISO 8601 or UTC microseconds")]
 MEDIA_ROUTES: set[str] = set()
 
 
-def media_route(path: str) -> str:
+def media_route(path: str, prefix: str = "") -> str:
+    """Register a route that returns pixels (`path` is relative to the router's /api prefix,
+    or give the prefix when the router has none)."""
     MEDIA_ROUTES.add("/api" + path)
-    return path
+    return prefix + path
 
 
 def _stream(stream: str) -> str:
