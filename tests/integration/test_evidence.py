@@ -9,6 +9,7 @@ import csv
 import io
 import json
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -260,6 +261,12 @@ def test_export_across_segments_and_a_gap(c: Container, clip4: Path, tmp_path: P
 
     report = verifier_preuve.verify(path, expected_fingerprint=c.exports.key.fingerprint())
     assert report.ok, report.lines()
+    # offline, with only the verifier shipped in the package (no Guetteur on the path)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-I", str(tmp_path / "x" / "verifier_preuve.py"),
+                          str(path), "--cle-attendue", c.exports.key.fingerprint()],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
     # one flipped byte in the video: verify names the file
     tampered = tmp_path / "x"
     data = bytearray((tampered / mp4).read_bytes())
