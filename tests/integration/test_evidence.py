@@ -364,3 +364,17 @@ def test_register_csv_and_printable_html(c: Container, clock: FakeClock) -> None
     with c.sessions.begin() as db:  # a register row altered in the database is detected
         db.execute(text("UPDATE audit_event SET detail = '{}' WHERE action = 'retention_purge'"))
     assert not verify(c.settings.db_url, c.sessions, 1, c.audit.key).ok
+
+
+def test_an_unfinished_export_keeps_its_footage_from_the_purge(c: Container, clip4: Path,
+                                                              clock: FakeClock) -> None:
+    who = people(c)
+    cid, base = recorded(c, clip4)
+    kase = case(c, who["sup1"])
+    job = c.exports.create(who["sup1"], kase.id, [cid], base, base + 6 * S)
+    clock.advance(31 * 86_400)
+    [report] = c.purger.purge_once()
+    assert report.segments == 1 and report.held_segments == 2  # [20,24) s was not asked
+    c.exports.cancel(who["sup1"], job.id)
+    [report] = c.purger.purge_once()
+    assert report.segments == 2
