@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import hashlib
 import io
 import os
+import queue
+import threading
 import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -104,21 +107,76 @@ En cas de doute sur le programme de vérification joint, demandez-en une copie a
 """
 
 
+_SYNC_FILE_RANGE_WRITE = 2
+
+
+def _libc_sync_file_range() -> Callable[..., int] | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        func = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    func.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return func  # type: ignore[no-any-return]
+
+
+_sync_file_range = _libc_sync_file_range()
+
+
+def start_writeback(fd: int) -> None:
+    """Ask Linux to start writing the file's dirty pages to disk, without waiting (what
+    databases do before an fsync); a no-op where the call does not exist."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+
+
 class HashingWriter(io.RawIOBase):
     """A zip member open for writing that hashes what goes through it.
 
-    Not seekable, so PyAV writes a fragmented MP4 to it in one pass. PyAV does not close a file
-    object it was given: close the writer (or use it in a `with`) after closing the container;
-    that completes the member and records it."""
+    Not seekable, so PyAV writes a fragmented MP4 to it in one pass. The SHA-256, the zip's
+    CRC-32 and the file writes run in a second thread behind a small bounded queue (all three
+    release the GIL on large buffers), so they overlap the remux on another core; every
+    64 MiB that thread also asks the kernel to start writing the data out without waiting for
+    it (`sync_file_range`), so the final fsync of the package has little left to do.
+
+    PyAV does not close a file object it was given: close the writer (or use it in a `with`)
+    after closing the container; that waits for the queue, completes the member and records
+    it."""
+
+    _SYNC_EVERY = 64 * 1024 * 1024
 
     def __init__(self, path: str, member: IO[bytes],
-                 on_close: Callable[[HashingWriter], None]) -> None:
+                 on_close: Callable[[HashingWriter], None], sync_fd: int | None = None) -> None:
         super().__init__()
         self.path = path
         self.size = 0
         self._member = member
         self._digest = hashlib.sha256()
         self._on_close = on_close
+        self._sync_fd = sync_fd
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name=f"package-{path}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        unsynced = 0
+        while True:
+            chunk = self._queue.get()
+            if chunk is None:
+                return
+            if self._error is not None:
+                continue  # keep consuming so the producer never blocks
+            try:
+                self._member.write(chunk)
+                self._digest.update(chunk)
+                unsynced += len(chunk)
+                if self._sync_fd is not None and unsynced >= self._SYNC_EVERY:
+                    start_writeback(self._sync_fd)
+                    unsynced = 0
+            except BaseException as exc:  # reported to the producer at its next call
+                self._error = exc
 
     @property
     def sha256(self) -> str:
@@ -133,20 +191,25 @@ class HashingWriter(io.RawIOBase):
     def write(self, b: ReadableBuffer) -> int:
         if self.closed:
             raise ValueError(f"{self.path} is closed")
-        view = memoryview(b).cast("B")
-        self._member.write(view)
-        self._digest.update(view)
-        self.size += view.nbytes
-        return view.nbytes
+        if self._error is not None:
+            raise self._error
+        data = bytes(memoryview(b).cast("B"))  # the caller may reuse its buffer
+        self._queue.put(data)
+        self.size += len(data)
+        return len(data)
 
     def flush(self) -> None:
-        if not self._member.closed:  # close() flushes after the member is complete
-            self._member.flush()
+        if self._error is not None:
+            raise self._error
 
     def close(self) -> None:
         if self.closed:
             return
+        self._queue.put(None)
+        self._thread.join()
         try:
+            if self._error is not None:
+                raise self._error
             self._member.close()
         finally:
             super().close()
@@ -207,7 +270,7 @@ class PackageWriter:
         """A writer for a new member; close it before opening or adding another."""
         self._claim(path)
         member = self._zip.open(self._zip_info(path), "w", force_zip64=True)
-        self._writer = HashingWriter(path, member, self._member_closed)
+        self._writer = HashingWriter(path, member, self._member_closed, self._file.fileno())
         return self._writer
 
     def _member_closed(self, writer: HashingWriter) -> None:

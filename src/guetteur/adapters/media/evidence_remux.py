@@ -78,7 +78,10 @@ def _remux(parts: list[Part], from_us: int, to_us: int, muxer: Any, result: Remu
         if cancelled is not None and cancelled():
             raise Cancelled
         try:
-            inp = av.open(str(part.path))
+            # after the first file (whose stream is the output's template), skip the decoding
+            # that probing does: it is most of the cost of opening a file (bench/export.py)
+            inp = av.open(str(part.path), stream_options=[{"skip_frame": "all"}]
+                          if ost is not None else None)
         except (av.FFmpegError, OSError) as exc:
             raise MediaError(f"segment illisible {part.path.name} : {exc}") from exc
         with inp:
@@ -89,7 +92,7 @@ def _remux(parts: list[Part], from_us: int, to_us: int, muxer: Any, result: Remu
                 result.time_base = Fraction(tb)
                 result.width, result.height = ist.codec_context.width, ist.codec_context.height
                 result.codec_name = ist.codec_context.name
-            us_per_tick = tb * 1_000_000
+            tb_num, tb_den = tb.numerator * 1_000_000, tb.denominator  # integers: fast
             first_pts = None
             base = None  # output dts = input dts + base, for this segment
             done_bytes = 0  # read since the last report
@@ -102,7 +105,7 @@ def _remux(parts: list[Part], from_us: int, to_us: int, muxer: Any, result: Remu
                 if first_pts is None:
                     first_pts = pkt.pts if pkt.pts is not None else pkt.dts
                 pts = pkt.pts if pkt.pts is not None else pkt.dts
-                wall = part.start_utc_us + round((pts - first_pts) * us_per_tick)
+                wall = part.start_utc_us + ((pts - first_pts) * tb_num + tb_den // 2) // tb_den
                 count += 1
                 done_bytes += pkt.size
                 if count % _REPORT_EVERY == 0:
