@@ -23,8 +23,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 @dataclass
 class UiServer:
     """Admin (live/playback/export on every camera), an operator granted live+playback on
-    camera 1 only, a landlord whose partner owns camera 2. Image accounts enrol their second
-    factor at first login (the test reads the secret on the enrolment page)."""
+    camera 1 only, a landlord whose partner owns camera 2, an investigator (OPJ) granted
+    playback+export on every camera, and a supervisor granted playback+export and the audit
+    trail (the second person of the four-eyes rules; reads the register). Image accounts enrol
+    their second factor at first login (the test reads the secret on the enrolment page)."""
 
     base_url: str
     username: str
@@ -33,6 +35,8 @@ class UiServer:
     server: ServerProcess | None = None
     operator: tuple[str, str] = ("operateur", "operateur-password-42")
     landlord: tuple[str, str] = ("bailleur", "bailleur-password-42")
+    investigator: tuple[str, str] = ("enqueteur", "enqueteur-password-42")
+    supervisor: tuple[str, str] = ("superviseur", "superviseur-password-42")
 
 
 def _segment_counts(db: Path) -> dict[int, int]:
@@ -61,6 +65,10 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
             (("user", "add", ui.operator[0], "--role", "operator"), ui.operator[1]),
             (("user", "add", ui.landlord[0], "--role", "landlord", "--partner",
               "Habitat Rives"), ui.landlord[1]),
+            (("user", "add", ui.investigator[0], "--role", "investigator", "--full-name",
+              "Lieutenant Martin"), ui.investigator[1]),
+            (("user", "add", ui.supervisor[0], "--role", "supervisor", "--full-name",
+              "Cheffe de salle Roux"), ui.supervisor[1]),
             (("grant", "add", "admin", "--action", "live"), None),
             (("grant", "add", "admin", "--action", "playback"), None),
             (("grant", "add", "admin", "--action", "export"), None),
@@ -68,6 +76,11 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
               "--value", "CAM-01"), None),
             (("grant", "add", ui.operator[0], "--action", "playback", "--scope", "cameras",
               "--value", "CAM-01"), None),
+            (("grant", "add", ui.investigator[0], "--action", "playback"), None),
+            (("grant", "add", ui.investigator[0], "--action", "export"), None),
+            (("grant", "add", ui.supervisor[0], "--action", "playback"), None),
+            (("grant", "add", ui.supervisor[0], "--action", "export"), None),
+            (("grant", "add", ui.supervisor[0], "--action", "audit"), None),
         ]
         for args, stdin in steps:
             res = server.cli(*args, stdin=stdin + "\n" if stdin else None)

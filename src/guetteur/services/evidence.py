@@ -245,7 +245,8 @@ class EvidenceExports:
                 state="cancelled", finished_utc_us=self._clock.now_us()))
         self._audit.append("export_cancel", user_id=who.user_id, username=who.username,
                            client_addr=client_addr, reason=job.case_reference,
-                           detail={"case": job.case_reference, "export": job_id})
+                           detail={"case": job.case_reference, "export": job_id,
+                                   "cameras": self._names(job)})
         return self.get(who, job_id)
 
     def request_cancel(self, job_id: int) -> None:
@@ -285,7 +286,8 @@ class EvidenceExports:
                            range_from_utc_us=job.start_utc_us, range_to_utc_us=job.end_utc_us,
                            client_addr=client_addr, reason=job.case_reference,
                            detail={"case": job.case_reference, "export": job.id,
-                                   "package": job.package_name, "size": job.package_size,
+                                   "cameras": self._names(job), "package": job.package_name,
+                                   "size": job.package_size,
                                    "manifest_sha256": job.manifest_sha256})
         return path, job.package_name
 
@@ -333,9 +335,18 @@ class EvidenceExports:
                                range_from_utc_us=job.start_utc_us,
                                range_to_utc_us=job.end_utc_us, reason=case.reference,
                                detail={"case": case.reference, "export": job.id,
-                                       "package": name, "size": size,
-                                       "manifest_sha256": manifest_sha})
+                                       "cameras": self._names(job), "package": name,
+                                       "size": size, "manifest_sha256": manifest_sha})
         return self.progress(job_id)
+
+    def _names(self, job: JobView) -> list[str]:
+        names = []
+        for cid in job.camera_ids:
+            try:
+                names.append(self._registry.get(cid).name)
+            except NotFound:
+                names.append(str(cid))
+        return names
 
     def _finish(self, job: JobView, state: str, error: str | None = None) -> None:
         with self._sessions.begin() as db:

@@ -33,6 +33,7 @@ KINDS: dict[str, str] = {
     "export_approve": "Extraction approuvée",
     "export_done": "Extraction produite",
     "export_failed": "Extraction échouée",
+    "export_cancel": "Annulation d'extraction demandée",
     "export_cancelled": "Extraction annulée",
     "export_download": "Extraction remise (téléchargée)",
 }

@@ -19,6 +19,7 @@ from guetteur.web import (
     routes_audit,
     routes_auth,
     routes_cameras,
+    routes_case_pages,
     routes_cases,
     routes_media,
     routes_pages,
@@ -50,7 +51,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_admin,
-                   routes_audit, routes_cases):
+                   routes_audit, routes_cases, routes_case_pages):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(SessionMiddleware, accounts=container.accounts)

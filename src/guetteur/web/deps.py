@@ -37,11 +37,15 @@ def render(request: Request, name: str, active: str = "", status_code: int = 200
 # The menu each role sees (key, label, path); pages still check rights themselves.
 _IMAGES = [("live", "Mur d'images", "/live"), ("cameras", "Caméras", "/cameras"),
            ("playback", "Relecture", "/playback")]
+_CASES = ("cases", "Réquisitions", "/cases")
+_REGISTER = ("register", "Registre", "/register")
 NAV: dict[str, list[tuple[str, str, str]]] = {
-    "admin": [*_IMAGES, ("admin", "Administration", "/admin")],
-    "supervisor": [*_IMAGES, ("audit", "Journal d'accès", "/audit")],
+    "admin": [*_IMAGES, _CASES, ("admin", "Administration", "/admin")],
+    "supervisor": [*_IMAGES, _CASES, ("audit", "Journal d'accès", "/audit"), _REGISTER],
     "operator": _IMAGES,
-    "investigator": [("cameras", "Caméras", "/cameras"), ("playback", "Relecture", "/playback")],
+    "investigator": [("cameras", "Caméras", "/cameras"), ("playback", "Relecture", "/playback"),
+                     _CASES],
     "landlord": [("portal", "Mes caméras", "/portal")],
-    "auditor": [("audit", "Journal d'accès", "/audit"), ("cameras", "Caméras", "/cameras")],
+    "auditor": [("audit", "Journal d'accès", "/audit"), ("cameras", "Caméras", "/cameras"),
+                _CASES, _REGISTER],
 }

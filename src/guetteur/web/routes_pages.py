@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
 from guetteur.bootstrap import Container
+from guetteur.domain.cases import EXPORTERS
 from guetteur.domain.errors import Forbidden, InvalidInput, NotFound
 from guetteur.domain.permissions import GRANTABLE, ROLES, SCOPE_KINDS, Principal
 from guetteur.domain.timeutil import paris_day_bounds, paris_today, parse_instant
@@ -94,7 +95,8 @@ async def playback(request: Request, camera_id: int, c: Dep, who: Who, day: str 
     return render(request, "playback.html", active="playback", camera=camera,
                   cameras=[{"id": x.id, "name": x.name} for x in cams], day=chosen.isoformat(),
                   t_utc_us=t_us, day_start_utc_us=start, day_end_utc_us=end,
-                  can_export=can_export, needs_case=needs_case)
+                  can_export=can_export, needs_case=needs_case,
+                  case_exports=can_export and who.role in EXPORTERS)
 
 
 @router.get("/portal")

@@ -1,7 +1,9 @@
 /*
  * Guetteur – the day timeline of the playback page: recorded spans, gaps coloured by reason,
- * the part of the day still to come, Paris-time ticks, the playhead, the clip selection, a
- * hover tooltip, click-to-seek, and zoom (whole day, 6 h, 1 h, 10 min around the playhead).
+ * the part of the day still to come, judicial holds (a hatched orange band along the top, with
+ * the case reference when the server gives it), Paris-time ticks, the playhead, the clip
+ * selection, a hover tooltip, click-to-seek, and zoom (whole day, 6 h, 1 h, 10 min around the
+ * playhead).
  *
  * Invariants: positions are linear in UTC between the day's bounds given by the server, so a
  * 23- or 25-hour day (daylight saving change) is drawn correctly and its tick labels are Paris
@@ -57,7 +59,7 @@
       this._syncDataset();
     }
 
-    /** Timeline API answer: {spans, gaps, now_utc_us}. */
+    /** Timeline API answer: {spans, gaps, holds, now_utc_us}. */
     setData(data) {
       this.data = data;
       this.render();
@@ -120,6 +122,17 @@
 
     static reasonLabel(reason) { return REASONS[reason] || REASONS.unknown; }
 
+    /** Active judicial holds covering an instant. */
+    holdsAt(us) {
+      const holds = (this.data && this.data.holds) || [];
+      return holds.filter((h) => us >= h.start_utc_us && us < h.end_utc_us);
+    }
+
+    static holdLabel(h) {
+      const ref = h.case_reference ? ` – réquisition ${h.case_reference}` : '';
+      return `Gel judiciaire${ref} (${G.formatDateTime(h.start_utc_us)} → ${G.formatDateTime(h.end_utc_us)})`;
+    }
+
     render() {
       this._renderBlocks();
       this._renderAxis();
@@ -158,6 +171,14 @@
         for (const s of d.spans) {
           const n = this._block('tl-span', s.start_utc_us, s.end_utc_us, 'enregistré');
           if (n) nodes.push(n);
+        }
+        for (const h of d.holds || []) {
+          const n = this._block('tl-hold', h.start_utc_us, h.end_utc_us, 'gel judiciaire');
+          if (!n) continue;
+          n.title = Timeline.holdLabel(h);
+          n.dataset.holdId = h.id;
+          if (h.case_reference) n.dataset.caseReference = h.case_reference;
+          nodes.push(n);
         }
         if (d.now_utc_us != null && d.now_utc_us < this.dayEndUs) {
           const n = this._block('tl-future', Math.max(d.now_utc_us, this.dayStartUs), this.dayEndUs, 'à venir');
@@ -249,6 +270,11 @@
         if (what.gap) {
           text += ` (${G.formatTime(what.gap.start_utc_us)} → ${G.formatTime(what.gap.end_utc_us)})`;
         }
+      }
+      const holds = this.holdsAt(us);
+      if (holds.length) {
+        const refs = holds.map((h) => h.case_reference).filter(Boolean);
+        text += refs.length ? ` – gel judiciaire (${[...new Set(refs)].join(', ')})` : ' – gel judiciaire';
       }
       this.tip.textContent = text;
       this.tip.dataset.kind = what.kind === 'gap' ? `gap-${what.reason}` : what.kind;
