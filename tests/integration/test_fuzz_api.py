@@ -38,7 +38,9 @@ from support import looks_like_video, make_fmp4
 T0 = 1_795_638_600_000_000  # 2026-11-25T20:30:00Z
 S = 1_000_000
 EXAMPLES = int(os.environ.get("GUETTEUR_TEST_FUZZ_EXAMPLES", "15"))  # per operation and mode
-BUDGET_S = 45 * EXAMPLES / 15  # per caller
+# A guard against a hanging operation, not a speed target (those live in bench/): generous,
+# per operation, so that adding routes or running on a loaded machine does not fail it.
+OPERATION_BUDGET_S = 30 * EXAMPLES / 15
 PARTNER = "Habitat 77"
 RANDOM = bool(os.environ.get("GUETTEUR_TEST_FUZZ_RANDOM"))  # a new seed each run
 OTHER_CAMERA_MARK = b"CAMERA-TWO-ONLY!"
@@ -154,9 +156,9 @@ def fuzz(client: TestClient, csrf: str,
     sent = 0
     problems: list[str] = []
     operations: set[str] = set()
-    started = time.monotonic()
     for result in schema.get_all_operations():
         operation = result.ok()
+        started = time.monotonic()
         operations.add(operation.label)
         for strategy, examples, may_be_empty in strategies(operation):
 
@@ -183,7 +185,7 @@ def fuzz(client: TestClient, csrf: str,
                 run()
             except Unsatisfiable:  # nothing to make invalid (an operation without inputs)
                 assert may_be_empty, operation.label
-        assert time.monotonic() - started < BUDGET_S, f"fuzz too slow at {operation.label}"
+        assert time.monotonic() - started < OPERATION_BUDGET_S, f"{operation.label} hangs"
     return sent, problems, operations
 
 
