@@ -41,6 +41,12 @@ def _alive(p: psutil.Process) -> bool:
         return False
 
 
+def _interpreter_helper(p: psutil.Process) -> bool:
+    """multiprocessing's resource tracker: started with the first worker process the
+    interpreter spawns (the plate-reading pool), it lives as long as the interpreter."""
+    return any("resource_tracker" in part for part in p.cmdline())
+
+
 def _started_by_test(me: psutil.Process, before: set[int]) -> list[psutil.Process]:
     """Processes started during the test by this process or by processes the test started.
     Children of longer-lived fixtures' processes (a session server's ffmpeg, the browser's
@@ -48,7 +54,8 @@ def _started_by_test(me: psutil.Process, before: set[int]) -> list[psutil.Proces
     result = []
     for p in me.children(recursive=True):
         try:
-            if p.pid not in before and p.ppid() not in before and _alive(p):
+            if p.pid not in before and p.ppid() not in before and _alive(p) \
+                    and not _interpreter_helper(p):
                 result.append(p)
         except psutil.Error:
             continue

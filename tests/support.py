@@ -46,8 +46,10 @@ def wait_until(condition: Callable[[], T], timeout_s: float, what: str,
 class SimulatedCameras:
     def __init__(self, workdir: Path, cameras: int = 1, port: int | None = None,
                  user: str | None = None, password: str | None = None,
-                 clip_seconds: int = 4, shared_clip: bool = True) -> None:
+                 clip_seconds: int = 4, shared_clip: bool = True,
+                 source: Path | None = None) -> None:
         self.workdir = workdir
+        self.source = source  # an Annex-B file every camera loops (simulator --source)
         self.cameras = cameras
         self.port = port or free_port()
         self.user, self.password = user, password
@@ -66,6 +68,8 @@ class SimulatedCameras:
                "--log-level", "WARNING"]
         if self.shared_clip:
             cmd.append("--shared-clip")
+        if self.source is not None:
+            cmd += ["--source", str(self.source)]
         if self.user:
             cmd += ["--user", self.user, "--password", self.password or ""]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -29,6 +29,8 @@ from guetteur.services.cases import Cases
 from guetteur.services.evidence import EvidenceExports
 from guetteur.services.grants import Grants
 from guetteur.services.live import LiveHub
+from guetteur.services.plate_search import PlateSearch
+from guetteur.services.plates import PlateReading
 from guetteur.services.recorder import RecorderConfig, RecorderDeps, RecorderSupervisor
 from guetteur.services.register import Register
 from guetteur.services.registry import CameraRegistry
@@ -58,6 +60,7 @@ class Container:
     cases: Cases
     exports: EvidenceExports
     register: Register
+    plates: PlateReading
     writer: SegmentWriter | None = None
     writer_task: asyncio.Task[None] | None = None
     status: StatusBoard | None = None
@@ -82,6 +85,7 @@ class Container:
         s = self.settings
         if exports:
             self.exports.start_worker()
+            self.plates.start_worker()
         self.writer = SegmentWriter(self.store, self.index)
         self.status = StatusBoard(self.sessions, self.clock, s.node_name)
         self.live = LiveHub(self.current_path)
@@ -101,6 +105,7 @@ class Container:
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.exports.stop_worker)
+        await asyncio.to_thread(self.plates.stop_worker)
         if self.supervisor is not None:
             await self.supervisor.stop()
         for task in self._tasks:
@@ -117,6 +122,7 @@ class Container:
             await asyncio.to_thread(self.status.flush, True)
 
     def close(self) -> None:
+        self.plates.close()
         self.engine.dispose()
 
 
@@ -149,7 +155,11 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
                      accounts=accounts, grants=grants,
                      gate=gate,
                      purger=RetentionPurger(sessions, store, clock, audit),
-                     cases=cases, exports=exports, register=Register(sessions))
+                     cases=cases, exports=exports, register=Register(sessions),
+                     plates=PlateReading(sessions, clock, audit, gate, cases, index, store,
+                                         PlateSearch(sessions), settings.plates_dir,
+                                         settings.plates_mode, settings.plates_workers,
+                                         settings.max_plates_s))
 
 
 def _dev_key(settings: Settings) -> str:

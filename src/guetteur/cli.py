@@ -14,6 +14,7 @@ import typer
 from guetteur.cli_admin import audit_app, camera_app, grant_app, partner_app, user_app
 from guetteur.cli_cases import case_app, export_app, hold_app, register_app
 from guetteur.cli_common import ConfigOpt, JsonOpt, container, handled, out, setup_logging
+from guetteur.cli_plates import plates_app
 
 app = typer.Typer(help="Guetteur : vidéoprotection urbaine (CSU).", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -26,6 +27,7 @@ app.add_typer(case_app, name="case")
 app.add_typer(hold_app, name="hold")
 app.add_typer(export_app, name="export")
 app.add_typer(register_app, name="register")
+app.add_typer(plates_app, name="plates")
 
 
 # -- server ---------------------------------------------------------------------------------

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         24 * 3600, gt=0, description="longest time range one evidence export may cover")
     export_approval: bool = Field(
         False, description="an evidence export waits for a second person's approval")
+    plates_mode: Literal["commune", "police"] = Field(
+        "commune", description="commune: plates are read only for a judicial case (CSI L233-1);"
+                               " police: also continuously on designated cameras")
+    plates_workers: int = Field(2, ge=1, le=64,
+                                description="worker processes that read plates")
+    max_plates_s: int = Field(
+        7 * 24 * 3600, gt=0, description="longest time range one plate analysis may cover")
 
     @field_validator("database_url")
     @classmethod
@@ -74,6 +81,10 @@ class Settings(BaseSettings):
     @property
     def exports_dir(self) -> Path:
         return (self.data_dir / "exports").resolve()
+
+    @property
+    def plates_dir(self) -> Path:
+        return (self.data_dir / "plates").resolve()
 
     @property
     def evidence_key_path(self) -> Path:

@@ -23,6 +23,7 @@ from guetteur.web import (
     routes_cases,
     routes_media,
     routes_pages,
+    routes_plates,
 )
 from guetteur.web.deps import STATIC_DIR, TEMPLATES_DIR
 from guetteur.web.session import SessionMiddleware
@@ -51,7 +52,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_admin,
-                   routes_audit, routes_cases, routes_case_pages):
+                   routes_audit, routes_cases, routes_plates, routes_case_pages):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(SessionMiddleware, accounts=container.accounts)

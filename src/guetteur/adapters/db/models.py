@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -70,6 +71,9 @@ class Camera(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     recorder_node: Mapped[str | None] = mapped_column(
         String(64), comment="recorder node that records it; NULL: any (single node)")
+    plates_continuous: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(),
+        comment="police mode only: plates read continuously on this camera")
     config_version: Mapped[int] = mapped_column(
         Integer, default=1, comment="bumped on every change; recorders restart on a new value")
     created_utc_us: Mapped[int] = mapped_column(BigInteger)
@@ -278,3 +282,108 @@ class ExportJob(Base):
     package_size: Mapped[int | None] = mapped_column(BigInteger)
     package_sha256: Mapped[str | None] = mapped_column(String(64))
     manifest_sha256: Mapped[str | None] = mapped_column(String(64))
+
+
+class PlateJob(Base):
+    """A plate-reading analysis over cameras x range: for a case (commune mode), or the
+    continuous reading of a designated camera (police mode, no case)."""
+
+    __tablename__ = "plate_job"
+    __table_args__ = (Index("ix_plate_job_case", "case_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("judicial_case.id", ondelete="RESTRICT"),
+        comment="NULL only for police-mode continuous reading")
+    camera_ids: Mapped[str] = mapped_column(Text, comment="JSON list of camera ids")
+    start_utc_us: Mapped[int] = mapped_column(BigInteger)
+    end_utc_us: Mapped[int] = mapped_column(BigInteger)
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_utc_us: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(20), comment="queued|running|done|failed|cancelled")
+    segments_total: Mapped[int] = mapped_column(Integer, default=0)
+    segments_done: Mapped[int] = mapped_column(Integer, default=0)
+    passages: Mapped[int] = mapped_column(Integer, default=0)
+    reads: Mapped[int] = mapped_column(Integer, default=0)
+    started_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    finished_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+# -- plate reading and search (issue 5; how the search uses them: services/plate_search.py) --
+# Byte order on PostgreSQL whatever the database's locale: prefix ranges (`>= 'A81' AND
+# < 'A82'`) and LIKE must agree with the index order. SQLite compares bytes already.
+_KEY_TEXT = String(16).with_variant(String(16, collation="C"), "postgresql")
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class PlateKey(Base):
+    """One row per distinct folded plate text seen: the unit the search index works on."""
+
+    __tablename__ = "plate_key"
+    __table_args__ = (Index("ix_plate_key_folded_rev", "folded_rev"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    folded: Mapped[str] = mapped_column(
+        _KEY_TEXT, unique=True,
+        comment="fold(compact): look-alikes as one symbol; exact lookups and prefix ranges")
+    folded_rev: Mapped[str] = mapped_column(
+        _KEY_TEXT, comment="folded reversed: suffix patterns and fuzzy suffix pieces as ranges")
+
+
+class PlateGram(Base):
+    """Positional trigrams of each key: `code = trigram * 16 + start`, so "this trigram at
+    start 2" and "this trigram anywhere" are each one range of the primary key."""
+
+    __tablename__ = "plate_gram"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+    code: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("plate_key.id", ondelete="CASCADE"), primary_key=True, autoincrement=False)
+
+
+class PlatePassage(Base):
+    """One vehicle crossing one camera: the reads grouped, their voted text, the best crop."""
+
+    __tablename__ = "plate_passage"
+    __table_args__ = (
+        Index("ix_plate_passage_key_first", "key_id", "first_utc_us"),
+        Index("ix_plate_passage_camera_first", "camera_id", "first_utc_us"),
+    )
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    key_id: Mapped[int] = mapped_column(
+        ForeignKey("plate_key.id", ondelete="RESTRICT"), comment="plate_key of fold(compact)")
+    camera_id: Mapped[int] = mapped_column(ForeignKey("camera.id", ondelete="RESTRICT"))
+    first_utc_us: Mapped[int] = mapped_column(BigInteger, comment="first read")
+    last_utc_us: Mapped[int] = mapped_column(BigInteger, comment="last read")
+    display: Mapped[str] = mapped_column(String(16), comment="AB-123-CD, 123 ABC 45, or as read")
+    compact: Mapped[str] = mapped_column(String(16), comment="normalised voted text, AB123CD")
+    kind: Mapped[str] = mapped_column(String(8), comment="siv|fni|foreign")
+    confidence: Mapped[float] = mapped_column(Float, comment="0..1, from the vote of the reads")
+    reads: Mapped[int] = mapped_column(Integer, comment="number of plate_read rows")
+    crop_key: Mapped[str | None] = mapped_column(
+        String(255), comment="JPEG crop of the best read, path under the storage root")
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("judicial_case.id", ondelete="RESTRICT"),
+        comment="the case whose requisition ordered the reading (commune mode)")
+    job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("plate_job.id", ondelete="RESTRICT"),
+        comment="the plate-reading job that produced it")
+
+
+class PlateRead(Base):
+    """One OCR read of a plate in one frame, kept as evidence of how a passage was read."""
+
+    __tablename__ = "plate_read"
+    __table_args__ = (Index("ix_plate_read_passage", "passage_id"),)
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    passage_id: Mapped[int] = mapped_column(
+        ForeignKey("plate_passage.id", ondelete="CASCADE"))
+    camera_id: Mapped[int] = mapped_column(
+        Integer, comment="the passage's camera, so reads list by camera without the join")
+    at_utc_us: Mapped[int] = mapped_column(BigInteger, comment="time of the frame")
+    compact: Mapped[str] = mapped_column(String(16), comment="OCR text as read, compacted")
+    confidence: Mapped[float] = mapped_column(Float, comment="OCR confidence 0..1")
+
+
+PLATE_TABLES = [PlateKey.__table__, PlateGram.__table__, PlatePassage.__table__,
+                PlateRead.__table__]

@@ -69,6 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="all cameras stream the same clip (one encode; for many cameras)",
     )
+    p.add_argument(
+        "--source",
+        type=Path,
+        metavar="FILE",
+        help="loop this raw Annex-B H.264 file on every camera's main stream instead of the "
+        "test pattern (e.g. a video of python -m guetteur.adapters.plates.synth); the sub "
+        "stream is a 640x360 copy encoded once; --clip-seconds and --shared-clip do not apply",
+    )
     p.add_argument("--status-file", type=Path, help="JSON file written once the server is up")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING ...")
     return p
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             bind=args.bind,
             preset=args.preset,
             auth_method=args.auth_method,
+            source=args.source,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -17,6 +17,10 @@ Invariants:
   keyframe and looping never breaks decoding;
 - a cached file is complete: ffmpeg writes a temporary name in the same directory that is
   renamed only after ffmpeg succeeded, so a killed run leaves at most a stray ``.tmp`` file.
+
+A given file (``--source``, e.g. a synthetic plate video) replaces the main clip of every
+camera when it keeps the invariants above (``check_source_clip``); its sub clip is that file
+scaled to 640x360, encoded once and cached under a hash of the file's bytes.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from guetteur.adapters.simulator import frameindex
+from guetteur.adapters.simulator import annexb, frameindex
 
 FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 FPS = 25
@@ -160,29 +165,100 @@ def ffmpeg_command(
 
 def ensure_clip(spec: ClipSpec, cache_dir: Path, ffmpeg: str = "ffmpeg") -> Path:
     """Path of the cached clip for ``spec``, encoding it first if it is not there yet."""
-    cache_dir.mkdir(parents=True, exist_ok=True)
     final = cache_dir / clip_filename(spec)
     if final.is_file() and final.stat().st_size > 0:
         return final
     with tempfile.TemporaryDirectory(prefix="guetteur-clip-") as work:
         label_file = Path(work) / "label.txt"
         label_file.write_text(spec.label, encoding="utf-8")
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=cache_dir)
-        os.close(fd)
-        tmp = Path(tmp_name)
-        try:
-            cmd = ffmpeg_command(spec, tmp, label_file, ffmpeg)
-            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-            if done.returncode != 0 or tmp.stat().st_size == 0:
-                raise RuntimeError(
-                    f"ffmpeg could not encode {final.name} (exit {done.returncode}): "
-                    f"{done.stderr.strip()[-2000:]}"
-                )
-            tmp.chmod(0o644)  # mkstemp makes it private; clips are not secrets
-            os.replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
+        return _cached(final, lambda tmp: ffmpeg_command(spec, tmp, label_file, ffmpeg))
+
+
+def _cached(final: Path, command: Callable[[Path], list[str]]) -> Path:
+    """``final`` if it exists, else run ``command(tmp)`` and rename ``tmp`` to ``final``."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.is_file() and final.stat().st_size > 0:
+        return final
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        done = subprocess.run(command(tmp), capture_output=True, text=True, check=False)
+        if done.returncode != 0 or tmp.stat().st_size == 0:
+            raise RuntimeError(
+                f"ffmpeg could not encode {final.name} (exit {done.returncode}): "
+                f"{done.stderr.strip()[-2000:]}"
+            )
+        tmp.chmod(0o644)  # mkstemp makes it private; clips are not secrets
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
     return final
+
+
+def check_source_clip(path: Path) -> int:
+    """Number of frames of a given Annex-B H.264 file (``--source``), after checking that it
+    can be looped and served like the generated clips: an access unit delimiter before every
+    frame, a keyframe with SPS/PPS first, SPS/PPS before every keyframe, keyframes in one
+    slice, whole GOPs. ``ValueError`` says what to fix."""
+    try:
+        units = annexb.split_access_units(path.read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    fix = (
+        "re-encode it with libx264 -bf 0 -g 50 -keyint_min 50 -sc_threshold 0 "
+        "-x264-params repeat-headers=1:aud=1 -f h264, or write it with "
+        "python -m guetteur.adapters.plates.synth"
+    )
+    for i, unit in enumerate(units):
+        types = annexb.nal_types(unit)
+        if i == 0 and annexb.NAL_IDR not in types:
+            raise ValueError(f"{path} does not start with a keyframe: {fix}")
+        if annexb.NAL_IDR in types and not {annexb.NAL_SPS, annexb.NAL_PPS} <= set(types):
+            raise ValueError(f"{path}: keyframe {i} has no SPS/PPS before it: {fix}")
+        if types.count(annexb.NAL_IDR) > 1:
+            # rtph264pay config-interval=-1 puts SPS/PPS before every IDR slice: in the middle
+            # of a multi-slice keyframe, which players then decode as broken pictures.
+            raise ValueError(
+                f"{path}: keyframe {i} has {types.count(annexb.NAL_IDR)} slices; "
+                f"one slice per frame is needed (x264 frame threads): {fix}"
+            )
+    if len(units) % GOP_FRAMES:
+        raise ValueError(f"{path} has {len(units)} frames, not whole GOPs of {GOP_FRAMES}: {fix}")
+    return len(units)
+
+
+def sub_of_source_command(
+    source: Path, out_path: Path, preset: str = DEFAULT_PRESET, ffmpeg: str = "ffmpeg"
+) -> list[str]:
+    """Argument vector that scales a ``--source`` clip to the sub stream's 640x360."""
+    spec = sub_spec("source", GOP_S, preset)
+    rate = f"{spec.bitrate_kbps}k"
+    return [
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "h264", "-framerate", str(FPS), "-i", str(source), "-an",
+        "-vf", f"scale={spec.width_px}:{spec.height_px},format=yuv420p",
+        "-c:v", "libx264", "-preset", preset, "-profile:v", "main",
+        "-g", str(GOP_FRAMES), "-keyint_min", str(GOP_FRAMES), "-sc_threshold", "0", "-bf", "0",
+        "-b:v", rate, "-maxrate", rate, "-bufsize", rate,
+        "-x264-params", "repeat-headers=1:aud=1",
+        "-f", "h264", str(out_path),
+    ]  # fmt: skip
+
+
+def ensure_source_clips(
+    source: Path, cache_dir: Path, preset: str = DEFAULT_PRESET, ffmpeg: str = "ffmpeg"
+) -> CameraClips:
+    """Main = ``source`` itself (checked); sub = a 640x360 copy, encoded once and cached under
+    a hash of the source's bytes."""
+    check_source_clip(source)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:20]
+    key = hashlib.sha256(f"{digest}:{preset}:{LAYOUT_VERSION}".encode()).hexdigest()[:20]
+    sub = _cached(
+        cache_dir / f"source-sub-640x360-{key}.h264",
+        lambda tmp: sub_of_source_command(source, tmp, preset, ffmpeg),
+    )
+    return CameraClips(main=source, sub=sub)
 
 
 def ensure_camera_clips(

@@ -11,7 +11,10 @@ Invariants:
 - camera ``i`` (from 1) is named ``CAM-{i:02d}`` unless a name is given, and is served at
   ``/cam{i}/main`` and ``/cam{i}/sub``;
 - with ``shared_clip`` every camera streams the same two clips (burnt with ``SHARED_LABEL``):
-  one encode, one copy in memory, whatever the number of cameras.
+  one encode, one copy in memory, whatever the number of cameras;
+- with ``source`` every camera's main stream loops that file (checked by
+  ``clips.check_source_clip``) and its sub stream a 640x360 copy of it: one copy in memory,
+  as with ``shared_clip``; the status file's ``clip_seconds`` is the file's length.
 """
 
 from __future__ import annotations
@@ -52,13 +55,14 @@ def prepare_cameras(
     clip_seconds: int = clips.DEFAULT_DURATION_S,
     shared_clip: bool = False,
     preset: str = clips.DEFAULT_PRESET,
+    source: Path | None = None,
 ) -> list[CameraMount]:
     """Encode (or reuse) the clips and describe every camera's mounts."""
-    shared = (
-        clips.ensure_camera_clips(SHARED_LABEL, cache_dir, clip_seconds, preset)
-        if shared_clip
-        else None
-    )
+    shared = None
+    if source is not None:
+        shared = clips.ensure_source_clips(source, cache_dir, preset)
+    elif shared_clip:
+        shared = clips.ensure_camera_clips(SHARED_LABEL, cache_dir, clip_seconds, preset)
     mounts = []
     for number, name in enumerate(names, start=1):
         pair = shared or clips.ensure_camera_clips(name, cache_dir, clip_seconds, preset)
@@ -82,10 +86,13 @@ def status_document(
     pid: int,
     started_utc: datetime,
     clip_seconds: int,
+    source: Path | None = None,
 ) -> dict[str, Any]:
     """Content of the status file."""
     base = f"rtsp://{url_host(bind)}:{port}"
+    extra = {} if source is None else {"source": str(source)}
     return {
+        **extra,
         "port": port,
         "pid": pid,
         "started_utc": started_utc.isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -129,16 +136,22 @@ def run(
     preset: str = clips.DEFAULT_PRESET,
     auth_method: str = "digest",
     on_ready: Callable[[dict[str, Any]], None] | None = None,
+    source: Path | None = None,
 ) -> None:
     """Serve ``cameras`` simulated cameras until SIGTERM/SIGINT. ``port=0`` picks a free port
-    (read it from the status file). Blocks; returns after a clean stop."""
-    clips.validate_duration_s(clip_seconds)
+    (read it from the status file). ``source``: an Annex-B H.264 file every camera loops
+    instead of the test pattern (``clip_seconds`` and ``shared_clip`` then do not apply).
+    Blocks; returns after a clean stop."""
+    if source is None:
+        clips.validate_duration_s(clip_seconds)
+    else:
+        clip_seconds = clips.check_source_clip(source) // clips.FPS
     all_names = camera_names(cameras, names)
-    mounts = prepare_cameras(all_names, cache_dir, clip_seconds, shared_clip, preset)
+    mounts = prepare_cameras(all_names, cache_dir, clip_seconds, shared_clip, preset, source)
     server = SimulatorServer(mounts, port, bind, user, password, auth_method)
     bound_port = server.start()
     document = status_document(
-        mounts, bind, bound_port, os.getpid(), datetime.now(UTC), clip_seconds
+        mounts, bind, bound_port, os.getpid(), datetime.now(UTC), clip_seconds, source
     )
 
     def announce() -> None:

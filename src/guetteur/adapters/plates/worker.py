@@ -1,0 +1,27 @@
+"""Entry points of the plate-reading worker processes (never the web process).
+
+Each worker loads the OCR models once (`init`), then analyses segments one by one (`analyse`):
+the heavy work (decoding, OCR) runs in as many processes as configured, one thread each.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from guetteur.adapters.plates.analyse import SegmentResult, analyse_segment
+
+_ocr = None
+
+
+def init(threads: int = 1) -> None:
+    global _ocr
+    from guetteur.adapters.plates.ocr import PlateOCR, disable_onnxruntime_telemetry
+
+    disable_onnxruntime_telemetry()
+    _ocr = PlateOCR(threads=threads)
+
+
+def analyse(path: str, start_utc_us: int, gating: bool = True) -> SegmentResult:
+    if _ocr is None:
+        init()
+    return analyse_segment(Path(path), start_utc_us, _ocr, gating=gating)

@@ -1,0 +1,131 @@
+"""Issue 5 end to end on recorded footage: generated French plates on moving vehicles,
+encoded with libx264, cut into fragmented-MP4 segments as the recorder writes them, read by the
+plate job in worker processes, found by search (full, partial, fuzzy); the lawful modes."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from guetteur.adapters.plates.street import VehicleSpec
+from guetteur.adapters.plates.synth import render_video
+from guetteur.bootstrap import Container
+from guetteur.domain.cameras import CameraSpec
+from guetteur.domain.clock import FakeClock
+from guetteur.domain.errors import Forbidden, NotFound
+from guetteur.domain.plates import compact
+from guetteur.services.segment_index import SegmentRow
+
+T0 = 1_795_638_600_000_000  # 2026-11-25T20:30:00Z
+S = 1_000_000
+PLATES = [("GH-417-KT", "SIV", "siv"), ("813 BFM 69", "FNI", "fni-rear"),
+          ("DA-562-ZR", "SIV", "siv")]
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """24 s of 1080p street, three vehicles passing, in two 12-s recorder segments."""
+    work = tmp_path_factory.mktemp("plates")
+    vehicles = [VehicleSpec(enter_s=1.0 + 8 * i, text=text, fmt=fmt, style=style,
+                            motion="approach", char_height_px=28.0, speed_kmh=15.0,
+                            colour_seed=i)
+                for i, (text, fmt, style) in enumerate(PLATES)]
+    render_video(work / "street.mp4", 24, size=(1920, 1080), vehicles=vehicles, seed=5,
+                 bitrate_kbps=2000, preset="ultrafast")
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i",
+                    str(work / "street.mp4"), "-c", "copy", "-f", "segment",
+                    "-segment_time", "12", "-segment_format", "mp4",
+                    "-segment_format_options",
+                    "movflags=+frag_keyframe+empty_moov+default_base_moof:frag_duration=200000",
+                    "-reset_timestamps", "1", str(work / "seg%03d.mp4")], check=True, timeout=120)
+    return sorted(work.glob("seg*.mp4"))
+
+
+@pytest.fixture
+def c(make_container: Any) -> Container:
+    return make_container(clock=FakeClock(T0 + 3600 * S), plates_workers=2)
+
+
+def record(c: Container, footage: list[Path], name: str = "Avenue Foch") -> int:
+    cid = c.registry.add(CameraSpec(name=name, main_url="rtsp://192.0.2.9/a"), actor="a").id
+    for i, src in enumerate(footage):
+        path = c.store.stream_dir(cid, "main") / f"20261125T203000000Z_{i:06d}.mp4"
+        path.write_bytes(src.read_bytes())
+        key = c.store.key_of(path)
+        size, digest = c.store.finalize(key)
+        c.index.insert([SegmentRow(cid, "main", key, T0 + 12 * i * S, T0 + 12 * (i + 1) * S,
+                                   size, digest, "avc1.42c01f", 0)], [])
+    return cid
+
+
+def investigator(c: Container) -> Any:
+    who = c.accounts.add_user("opj", "Tr3s-S3cret!pw", "investigator")
+    c.grants.add("opj", "playback")
+    return who
+
+
+def test_plates_are_read_from_recorded_footage_and_found(c: Container,
+                                                         footage: list[Path]) -> None:
+    cid = record(c, footage)
+    who = investigator(c)
+    case = c.cases.create(who, reference="PV 2026/555", service="BSU", officer="Lt C",
+                          requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
+    try:
+        job = c.plates.analyse(who, case.id, [cid], T0, T0 + 24 * S)
+        assert job.state == "queued" and job.segments_total == 2
+        assert c.plates.claim(job.id)
+        done = c.plates.run(job.id)
+    finally:
+        c.plates.close()
+    assert done.state == "done", done.error
+    assert done.segments_done == 2 and done.passages >= 3
+
+    for text, _fmt, _style in PLATES:  # full plate, any separators or case
+        [hit] = c.plates.search(who, text.lower().replace("-", " "), case_ref=case.id)
+        assert (hit.compact, hit.camera_id) == (compact(text), cid)
+        assert T0 <= hit.first_utc_us <= hit.last_utc_us < T0 + 24 * S
+        assert hit.crop_key and c.plates.crop_path(hit.crop_key).read_bytes()[:2] == b"\xff\xd8"
+    # partial and fuzzy (a look-alike and a real difference)
+    assert [h.compact for h in c.plates.search(who, "GH-4*", case_ref=case.id)] == ["GH417KT"]
+    assert [h.compact for h in c.plates.search(who, "?A-56?-Z?", case_ref=case.id)] == [
+        "DA562ZR"]
+    fuzzy = c.plates.search(who, "0A-562-2X", fuzzy=2, case_ref=case.id)
+    assert fuzzy and fuzzy[0].compact == "DA562ZR"
+    assert c.plates.search(who, "0A-562-2X", fuzzy=0, case_ref=case.id) == []
+    actions = [e["action"] for e in c.audit.iter_events()]
+    assert "plates_analyse" in actions and actions.count("plates_search") >= 6
+
+
+def test_commune_mode_refuses_any_reading_outside_a_case(c: Container,
+                                                         footage: list[Path]) -> None:
+    cid = record(c, footage)
+    who = investigator(c)
+    with pytest.raises(Forbidden, match="réquisition judiciaire"):
+        c.plates.analyse(who, None, [cid], T0, T0 + 24 * S)
+    with pytest.raises(Forbidden, match="réquisition judiciaire"):
+        c.plates.search(who, "GH-417-KT")
+    with pytest.raises(Forbidden, match="mode « police »"):
+        c.plates.designate(cid, True, "admin", c.registry)
+    assert c.plates.continuous_once() == []
+    other = c.cases.create(who, reference="PV 2026/556", service="BSU", officer="Lt C",
+                           requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
+    enq2 = c.accounts.add_user("opj2", "Tr3s-S3cret!pw", "investigator")
+    with pytest.raises(NotFound):  # another investigator's case
+        c.plates.analyse(enq2, other.id, [cid], T0, T0 + 24 * S)
+
+
+def test_police_mode_reads_continuously_only_designated_cameras(
+        make_container: Any, footage: list[Path]) -> None:
+    c = make_container(clock=FakeClock(T0 + 3600 * S), plates_mode="police")
+    designated = record(c, footage, "Rocade Nord")
+    other = record(c, footage, "Rocade Sud")
+    c.plates.designate("Rocade Nord", True, "admin", c.registry)
+    [job_id] = c.plates.continuous_once()
+    job = c.plates.job(job_id)
+    assert job.camera_ids == [designated] and job.case_id is None
+    assert (job.start_utc_us, job.end_utc_us) == (T0, T0 + 24 * S)
+    assert c.plates.continuous_once() == []  # nothing new yet
+    assert other not in job.camera_ids
