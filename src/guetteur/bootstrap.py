@@ -154,7 +154,7 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
                      store=store, audit=audit, registry=registry, index=index,
                      accounts=accounts, grants=grants,
                      gate=gate,
-                     purger=RetentionPurger(sessions, store, clock, audit),
+                     purger=RetentionPurger(sessions, store, clock, audit, settings.plates_dir),
                      cases=cases, exports=exports, register=Register(sessions),
                      plates=PlateReading(sessions, clock, audit, gate, cases, index, store,
                                          PlateSearch(sessions), settings.plates_dir,

@@ -129,3 +129,27 @@ def test_police_mode_reads_continuously_only_designated_cameras(
     assert (job.start_utc_us, job.end_utc_us) == (T0, T0 + 24 * S)
     assert c.plates.continuous_once() == []  # nothing new yet
     assert other not in job.camera_ids
+
+
+def test_plates_read_outside_a_case_go_with_the_footage(make_container: Any,
+                                                        footage: list[Path]) -> None:
+    from guetteur.services.plate_search import ReadRow, passage_from_reads
+
+    clock = FakeClock(T0 + 3600 * S)
+    c = make_container(clock=clock, plates_mode="police")
+    cid = record(c, footage, "Rocade Ouest")
+    who = investigator(c)
+    case = c.cases.create(who, reference="PV 2026/557", service="BSU", officer="Lt C",
+                          requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
+    c.plates.crops_dir.joinpath("k").mkdir(parents=True)
+    c.plates.crops_dir.joinpath("k/1.jpg").write_bytes(b"\xff\xd8crop")
+    c.plates.search_index.insert_passages([
+        passage_from_reads(cid, [ReadRow(T0 + S, "EF-123-GH", 0.9)], crop_key="k/1.jpg"),
+        passage_from_reads(cid, [ReadRow(T0 + S, "JK-456-LM", 0.9)], case_id=case.id)])
+    clock.advance(31 * 86_400)
+    c.purger.purge_once()
+    assert c.plates.search_index.search("EF-123-GH") == []
+    [kept] = c.plates.search_index.search("JK-456-LM")  # the case's passage stays
+    assert kept.case_id == case.id
+    assert not c.plates.crops_dir.joinpath("k/1.jpg").exists()
+    assert "retention_purge_plates" in [e["kind"] for e in c.register.entries()]

@@ -31,6 +31,7 @@ from guetteur.domain.clock import FakeClock
 from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import iso_utc
 from guetteur.services.live import LiveHub
+from guetteur.services.plate_search import ReadRow, passage_from_reads
 from guetteur.services.segment_index import GapRow, SegmentRow
 from guetteur.web.app import create_app
 from guetteur.web.routes_media import MEDIA_ROUTES
@@ -152,6 +153,14 @@ def finished_export(env: Env, cam_id: int, content: bytes) -> None:
     (env.c.exports.dir / "p.zip").write_bytes(content)
 
 
+def plate_passage(env: Env, cam_id: int, content: bytes) -> None:
+    """Passage 1: a plate read on camera `cam_id`, with its crop (pixels) on disk."""
+    env.c.plates.search_index.insert_passages([passage_from_reads(
+        cam_id, [ReadRow(T0, "GH-417-KT", 0.9)], crop_key="cam/1.jpg")])
+    env.c.plates.crops_dir.joinpath("cam").mkdir(parents=True, exist_ok=True)
+    env.c.plates.crops_dir.joinpath("cam/1.jpg").write_bytes(content)
+
+
 # -- every route is protected -----------------------------------------------------------------
 
 def test_the_app_has_the_routes_this_file_relies_on(env: Env) -> None:
@@ -267,6 +276,7 @@ def test_no_media_route_gives_a_byte_to_a_caller_without_the_right(env: Env, fmp
     assert add_camera(env, owner=PARTNER).status_code == 201
     put_segment(env, 1, 1, T0, T0 + 2 * S, fmp4)
     finished_export(env, 1, fmp4)
+    plate_passage(env, 1, fmp4)
     admin = env.use(env.admin_token)
     # the same requests work for a granted admin: the refusals below are about rights only
     r = admin.get("/api/segments/1/media")
@@ -332,6 +342,7 @@ def test_an_operator_granted_on_one_camera_gets_its_media_and_no_other(
     put_segment(env, 1, 1, T0, T0 + 2 * S, fmp4)  # segment 1, camera 1
     put_segment(env, 2, 1, T0, T0 + 2 * S, fmp4)  # segment 2, camera 2
     finished_export(env, 1, fmp4)  # export 1: camera 1, which the operator may play back
+    plate_passage(env, 2, fmp4)  # passage 1: camera 2, which the operator may not
     for action in ("live", "playback"):
         env.c.grants.add("operateur", action, "cameras", "1")
     operator = env.users["operator"]
@@ -345,6 +356,7 @@ def test_an_operator_granted_on_one_camera_gets_its_media_and_no_other(
             and r.json()["segment_id"] == 1,
         "/api/cameras/{camera_id}/clip.mp4": lambda r: r.status_code == 403,
         "/api/exports/{job_id}/download": lambda r: r.status_code == 403,
+        "/api/plates/passages/{passage_id}/crop.jpg": lambda r: r.status_code == 403,
         "/api/cameras/{camera_id}/live": None,
     }
     assert set(granted) == MEDIA_ROUTES, "a new media route: say what camera 1 gives here"

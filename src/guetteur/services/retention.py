@@ -15,11 +15,22 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import and_, delete, not_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from guetteur.adapters.db.models import Camera, ExportJob, Hold, RecordingGap, Segment
+from guetteur.adapters.db.models import (
+    Camera,
+    ExportJob,
+    Hold,
+    PlateGram,
+    PlateKey,
+    PlatePassage,
+    PlateRead,
+    RecordingGap,
+    Segment,
+)
 from guetteur.domain.cases import HoldSpan, held
 from guetteur.domain.clock import Clock
 from guetteur.domain.retention import cutoff_us
@@ -50,11 +61,12 @@ def deleted_digest(hashes_by_start: list[tuple[int, str]]) -> str:
 
 class RetentionPurger:
     def __init__(self, sessions: sessionmaker[Session], store: SegmentStore, clock: Clock,
-                 audit: AuditLog) -> None:
+                 audit: AuditLog, plates_dir: Path | None = None) -> None:
         self._sessions = sessions
         self._store = store
         self._clock = clock
         self._audit = audit
+        self._plates_dir = plates_dir
 
     def purge_once(self) -> list[PurgeReport]:
         now = self._clock.now_us()
@@ -116,6 +128,7 @@ class RetentionPurger:
             db.execute(delete(RecordingGap).where(RecordingGap.camera_id == camera_id,
                                                   RecordingGap.end_utc_us <= cutoff,
                                                   *gap_not_held))
+        self._purge_plates(camera_id, name, cutoff, holds)
         if not hashes or oldest is None or newest is None:
             return None
         with self._sessions() as db:
@@ -132,6 +145,36 @@ class RetentionPurger:
                                    "camera": name, "digest": report.digest,
                                    "held_segments": kept})
         return report
+
+    def _purge_plates(self, camera_id: int, name: str, cutoff: int,
+                      holds: list[HoldSpan]) -> None:
+        """Plates read outside any case (police mode's continuous reading) are personal data
+        derived from the footage: they go with it. A case's plates stay with the case."""
+        not_held = [not_(and_(PlatePassage.first_utc_us < h.end_utc_us,
+                              PlatePassage.last_utc_us >= h.start_utc_us)) for h in holds]
+        with self._sessions.begin() as db:
+            rows = db.execute(select(PlatePassage.id, PlatePassage.key_id, PlatePassage.crop_key)
+                              .where(PlatePassage.camera_id == camera_id,
+                                     PlatePassage.case_id.is_(None),
+                                     PlatePassage.last_utc_us <= cutoff, *not_held)).all()
+            if not rows:
+                return
+            ids = [r.id for r in rows]
+            db.execute(delete(PlateRead).where(PlateRead.passage_id.in_(ids)))
+            db.execute(delete(PlatePassage).where(PlatePassage.id.in_(ids)))
+            keys = {r.key_id for r in rows}
+            used = set(db.scalars(select(PlatePassage.key_id).where(
+                PlatePassage.key_id.in_(keys))))
+            gone = list(keys - used)
+            if gone:
+                db.execute(delete(PlateGram).where(PlateGram.key_id.in_(gone)))
+                db.execute(delete(PlateKey).where(PlateKey.id.in_(gone)))
+        for row in rows:
+            if row.crop_key and self._plates_dir is not None:
+                (self._plates_dir / row.crop_key).unlink(missing_ok=True)
+        self._audit.append("retention_purge_plates", camera_id=camera_id,
+                           range_to_utc_us=cutoff,
+                           detail={"camera": name, "passages": len(rows)})
 
     async def run(self, interval_s: float) -> None:
         while True:
