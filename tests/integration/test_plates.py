@@ -153,3 +153,39 @@ def test_plates_read_outside_a_case_go_with_the_footage(make_container: Any,
     assert kept.case_id == case.id
     assert not c.plates.crops_dir.joinpath("k/1.jpg").exists()
     assert "retention_purge_plates" in [e["kind"] for e in c.register.entries()]
+
+
+def test_the_command_line_analyses_a_case_and_searches(make_container: Any,
+                                                       footage: list[Path]) -> None:
+    import json
+    import os
+    import sys
+
+    c = make_container()
+    cid = record(c, footage, "Quai Sud")
+    who = investigator(c)
+    c.cases.create(who, reference="PV 2026/558", service="BSU", officer="Lt C",
+                   requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GUETTEUR_")}
+    env.update({"GUETTEUR_DATABASE_URL": c.settings.db_url,
+                "GUETTEUR_SECRET_KEY": c.settings.secret_key,
+                "GUETTEUR_DATA_DIR": str(c.settings.data_dir)})
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "guetteur", *args], env=env, text=True,
+                              capture_output=True, timeout=300, cwd=c.settings.data_dir)
+
+    r = cli("plates", "search", "GH-417-KT", "--as", "opj")
+    assert r.returncode == 1 and "réquisition judiciaire" in r.stderr
+    r = cli("plates", "analyse", "--case", "PV 2026/558", "--as", "opj", "--camera", "Quai Sud",
+            "--from", "2026-11-25T21:30:00", "--to", "2026-11-25T21:30:24")
+    assert r.returncode == 0, r.stderr
+    assert "Analyse des plaques : 100 %" in r.stderr and "passages" in r.stdout
+    r = cli("plates", "search", "gh 417 kt", "--as", "opj", "--case", "PV 2026/558", "--json")
+    assert r.returncode == 0, r.stderr
+    [hit] = json.loads(r.stdout)
+    assert (hit["plate"], hit["camera"]) == ("GH-417-KT", "Quai Sud")
+    r = cli("plates", "search", "0A-562-2R", "--fuzzy", "2", "--as", "opj",
+            "--case", "PV 2026/558")
+    assert r.returncode == 0 and "DA-562-ZR" in r.stdout
+    assert cid
