@@ -252,6 +252,8 @@ def test_admin_creates_account_and_grant_auditor_sees_operator_live_view(
     admin.wait_for_selector("#onetime", state="visible")
     assert admin.inner_text("#onetime-user") == agent
     assert len(admin.inner_text("#onetime-password").strip()) >= 12
+    # the list reloads after the creation: wait for the new row rather than count at once
+    admin.wait_for_selector(f"#users-body tr[data-username='{agent}']")
     assert admin.locator(f"#users-body tr[data-username='{agent}']").count() == 1
     # ... and gives it live on camera 1, until a date: the grant is listed, then revoked.
     admin.wait_for_selector("#user-detail", state="visible")

@@ -143,7 +143,7 @@ def test_investigator_records_a_case_freezes_and_exports_a_verified_package(
     # « Réquisitions » is in the investigator's menu; the key box shows the fingerprint.
     page.goto("/cases")
     menu = page.eval_on_selector_all(".mainnav a", "as => as.map(a => a.textContent.trim())")
-    assert menu == ["Caméras", "Relecture", "Réquisitions"], menu
+    assert menu == ["Caméras", "Relecture", "Réquisitions", "Plaques"], menu
     page.wait_for_function("() => document.querySelector('#key-fingerprint').dataset.fingerprint")
     fingerprint = page.get_attribute("#key-fingerprint", "data-fingerprint")
     assert re.fullmatch(r"[0-9a-f]{4}(:[0-9a-f]{4}){15}", fingerprint or ""), fingerprint

@@ -111,7 +111,7 @@ def test_login_wrong_password_then_right(page: Any, ui_server: Any) -> None:
     assert logins.path_of(page) == "/cameras", page.url
     assert page.locator(".mainnav a.active").inner_text() == "Caméras"
     menu = page.eval_on_selector_all(".mainnav a", "as => as.map(a => a.textContent.trim())")
-    assert menu == ["Mur d'images", "Caméras", "Relecture", "Réquisitions",
+    assert menu == ["Mur d'images", "Caméras", "Relecture", "Réquisitions", "Plaques",
                     "Administration"], menu
     assert ui_server.username in page.locator(".username").inner_text()
     page.locator("button", has_text="Déconnexion").wait_for()

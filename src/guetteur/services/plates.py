@@ -54,6 +54,12 @@ COMMUNE_REFUSAL = (
     "période.")
 
 
+COMMUNE_SEARCH_REFUSAL = (
+    "Recherche de plaques refusée : en mode « commune », les plaques ne sont lues et "
+    "recherchées que dans le cadre d'une réquisition judiciaire (CSI L233-1, CNIL "
+    "délibération 2014-219). Choisissez la réquisition dont relève la recherche.")
+
+
 @dataclass(frozen=True)
 class PlateJobView:
     id: int
@@ -187,6 +193,9 @@ class PlateReading:
 
     def cancel(self, who: Principal, job_id: int, client_addr: str | None = None) -> PlateJobView:
         view = self.job(job_id, who)
+        if who.username != view.requested_by and who.role not in ("supervisor", "admin"):
+            raise Forbidden("Seuls le demandeur, un superviseur ou un administrateur peuvent "
+                            "annuler cette analyse.")
         if view.state in FINISHED_STATES:
             raise Conflict("Cette analyse est déjà terminée.")
         with self._sessions.begin() as db:
@@ -336,7 +345,7 @@ class PlateReading:
             raise InvalidInput("Tolérance : 0, 1 ou 2 différences.", "fuzzy")
         case = self._cases.get(who, case_ref) if case_ref not in (None, "") else None
         if case is None and self.mode == "commune":
-            raise Forbidden(COMMUNE_REFUSAL)
+            raise Forbidden(COMMUNE_SEARCH_REFUSAL)
         if case is None and who.role not in ("admin", "supervisor", "investigator"):
             raise Forbidden("Recherche de plaques non autorisée pour votre compte.")
         visible = self._gate.visible(who, "playback") | self._gate.visible(who, "export")

@@ -23,6 +23,7 @@ from guetteur.web import (
     routes_cases,
     routes_media,
     routes_pages,
+    routes_plate_pages,
     routes_plates,
 )
 from guetteur.web.deps import STATIC_DIR, TEMPLATES_DIR
@@ -52,7 +53,8 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_admin,
-                   routes_audit, routes_cases, routes_plates, routes_case_pages):
+                   routes_audit, routes_cases, routes_plates, routes_case_pages,
+                   routes_plate_pages):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(SessionMiddleware, accounts=container.accounts)

@@ -39,12 +39,14 @@ _IMAGES = [("live", "Mur d'images", "/live"), ("cameras", "Caméras", "/cameras"
            ("playback", "Relecture", "/playback")]
 _CASES = ("cases", "Réquisitions", "/cases")
 _REGISTER = ("register", "Registre", "/register")
+_PLATES = ("plates", "Plaques", "/plates")  # plate search: within a judicial case
 NAV: dict[str, list[tuple[str, str, str]]] = {
-    "admin": [*_IMAGES, _CASES, ("admin", "Administration", "/admin")],
-    "supervisor": [*_IMAGES, _CASES, ("audit", "Journal d'accès", "/audit"), _REGISTER],
+    "admin": [*_IMAGES, _CASES, _PLATES, ("admin", "Administration", "/admin")],
+    "supervisor": [*_IMAGES, _CASES, _PLATES, ("audit", "Journal d'accès", "/audit"),
+                   _REGISTER],
     "operator": _IMAGES,
     "investigator": [("cameras", "Caméras", "/cameras"), ("playback", "Relecture", "/playback"),
-                     _CASES],
+                     _CASES, _PLATES],
     "landlord": [("portal", "Mes caméras", "/portal")],
     "auditor": [("audit", "Journal d'accès", "/audit"), ("cameras", "Caméras", "/cameras"),
                 _CASES, _REGISTER],

@@ -30,6 +30,7 @@ from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import paris_today
 from guetteur.services.register import KINDS
 from guetteur.web.deps import container, render
+from guetteur.web.routes_plate_pages import PLATE_SEARCH_ROLES
 from guetteur.web.session import principal
 
 router = APIRouter(include_in_schema=False)
@@ -71,6 +72,8 @@ async def case_page(request: Request, case_id: int, c: Dep, who: Who) -> Any:
         "ask_release": _may(check_can_ask_release, who, facts),
         "approve_release": who.enabled and who.role in RELEASE_APPROVERS,
         "export": _may(check_can_export, who, facts),
+        # plate reading for the case: the same people as an extraction (services/plates.py)
+        "read_plates": _may(check_can_export, who, facts),
         "approve_export": who.enabled and who.role in EXPORT_APPROVERS,
         "cancel_any_export": who.role in ("supervisor", "admin"),
         "close": not case.closed_utc_us and (
@@ -80,7 +83,8 @@ async def case_page(request: Request, case_id: int, c: Dep, who: Who) -> Any:
     return render(request, "case.html", active="cases", case_id=case.id,
                   reference=case.reference, rights=rights,
                   me={"username": who.username, "role": who.role},
-                  approval_required=c.exports.approval_required)
+                  approval_required=c.exports.approval_required,
+                  plates_search=who.role in PLATE_SEARCH_ROLES)
 
 
 @router.get("/register")

@@ -8,6 +8,8 @@
  * /api/exports/{id} every 0.5 s while it is queued or running (every 5 s while it awaits
  * approval); /cancel, /approve; when done, its download_url gives the signed .zip.
  *
+ * Plate reading (« Lecture de plaques ») is case_plates.js, started here with what it shares.
+ *
  * Invariants: periods typed in the datetime-local fields are Paris time and sent as they are
  * (ISO without offset: the server reads them as Europe/Paris); every instant shown is Paris
  * time; an export's card is updated in place (its <progress> element stays the same node);
@@ -43,6 +45,11 @@
   const cameraNames = new Map();
   let theCase = null;
   const exportCards = new Map(); // job id -> {node, job}
+  const plates = window.GuetteurCasePlates({
+    caseId: data.case_id, caseUrl, me, rights, platesSearch: !!data.plates_search,
+    cameraLabel: (id) => cameraLabel(id), rangeText: (a, b) => rangeText(a, b),
+    confirmButton: (...a) => confirmButton(...a), say: (...a) => say(...a),
+  });
 
   // ------------------------------------------------------------------ messages
 
@@ -107,6 +114,7 @@
     if (close) close.hidden = c.closed;
     renderHolds(c.holds || []);
     renderExports(c.exports || []);
+    plates.prefill(c.holds || []);
   }
 
   async function loadCase() {
@@ -526,6 +534,8 @@
     for (const c of cameras) cameraNames.set(String(c.id), c.name);
     if ($('hold-cameras')) cameraChecks($('hold-cameras'), ['playback', 'export'], 'hold');
     if ($('export-cameras')) cameraChecks($('export-cameras'), ['export'], 'export');
+    // reading plates looks at the images: the playback right (services/plates.py)
+    if ($('plates-cameras')) cameraChecks($('plates-cameras'), ['playback'], 'plates');
   }
 
   rangeForm('hold', `${caseUrl}/holds`, 30, (holds) => {
@@ -542,6 +552,12 @@
       : `Extraction n° ${job.id} lancée : suivez son avancement ci-dessus.`;
   });
 
-  loadCameras().then(loadCase);
-  window.guetteurCase = { reload: loadCase, exports: () => [...exportCards.values()].map((e) => e.job) };
+  rangeForm('plates', `${caseUrl}/plates`, 10, (job) => plates.added(job));
+
+  loadCameras().then(() => { loadCase(); plates.load(); });
+  window.guetteurCase = {
+    reload: loadCase,
+    exports: () => [...exportCards.values()].map((e) => e.job),
+    plateJobs: () => plates.jobs(),
+  };
 })();
