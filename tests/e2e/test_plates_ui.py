@@ -208,7 +208,7 @@ def test_investigator_reads_plates_for_a_case_and_finds_a_passage(
     search(page, "GH-417-KT")
     page.locator("#plates-msg").wait_for()
     refusal = page.inner_text("#plates-msg")
-    assert refusal.startswith("Lecture de plaques refusée : en mode « commune »"), refusal
+    assert refusal.startswith("Recherche de plaques refusée : en mode « commune »"), refusal
     assert "réquisition judiciaire" in refusal
     assert "enregistrez-la d’abord" in refusal  # no case yet
     assert page.get_attribute("#p-case", "aria-invalid") == "true"
