@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from guetteur.domain.plates import LOOK_ALIKE_CLASSES, fold
-from guetteur.services.plate_search import ReadRow, gram_codes, passage_from_reads
+from guetteur.services.plate_keys import gram_codes
+from guetteur.services.plate_search import ReadRow, passage_from_reads
 
 DAY_US = 86_400_000_000
 SIV_LETTERS = "ABCDEFGHJKLMNPQRSTVWXYZ"

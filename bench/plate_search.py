@@ -47,8 +47,14 @@ from rapidfuzz.distance import Levenshtein
 from sqlalchemy import Engine, insert, text
 
 from guetteur.adapters.db.engine import make_engine, session_factory
-from guetteur.adapters.db.models import Base, Camera, JudicialCase, Partner, PlateJob
-from guetteur.adapters.db.plate_models import PLATE_TABLES
+from guetteur.adapters.db.models import (
+    PLATE_TABLES,
+    Base,
+    Camera,
+    JudicialCase,
+    Partner,
+    PlateJob,
+)
 from guetteur.domain.plates import LOOK_ALIKE_CLASSES, parse_query
 from guetteur.services.plate_search import PlateSearch
 

@@ -9,15 +9,24 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from guetteur.adapters.db.engine import make_engine, session_factory
-from guetteur.adapters.db.models import Base, Camera, JudicialCase, Partner, PlateJob
-from guetteur.adapters.db.plate_models import PLATE_TABLES, PlateGram, PlateKey, PlateRead
+from guetteur.adapters.db.models import (
+    PLATE_TABLES,
+    Base,
+    Camera,
+    JudicialCase,
+    Partner,
+    PlateGram,
+    PlateJob,
+    PlateKey,
+    PlateRead,
+)
 from guetteur.domain.errors import InvalidInput
 from guetteur.domain.plates import MAX_PASSAGE_US, normalise
+from guetteur.services.plate_keys import gram_codes
 from guetteur.services.plate_search import (
     PassageRow,
     PlateSearch,
     ReadRow,
-    gram_codes,
     passage_from_reads,
 )
 
@@ -244,3 +253,62 @@ def test_a_long_stay_is_stored_as_several_passages(search: PlateSearch) -> None:
     late = search.search("CD-456-EF", from_utc_us=T0 + 700_000_000)
     assert [h.first_utc_us for h in late] == [T0 + 720_000_000]
     assert MAX_PASSAGE_US == 300_000_000
+
+
+def test_search_finds_exactly_what_brute_force_finds(engine: Engine) -> None:
+    """Random plates and queries with substitutions, look-alikes, insertions and deletions:
+    the index returns every passage within the distance, and nothing else."""
+    import random
+
+    from guetteur.domain.plates import distance, parse_query, pattern_distance
+
+    rng = random.Random(7)
+    letters, digits = "ABCDEFGHJKLMNPQRSTVWXYZ", "0123456789"
+    alnum = letters + digits + "IOU"
+    plates = set()
+    while len(plates) < 150:
+        plates.add(rng.choice([
+            lambda: "".join(rng.choice(letters) for _ in "AB") + str(rng.randint(100, 999))
+            + "".join(rng.choice(letters) for _ in "CD"),
+            lambda: f"{rng.randint(1, 999)}{rng.choice(letters)}{rng.choice(letters)}75",
+            lambda: "".join(rng.choice(alnum) for _ in range(rng.randint(5, 8))),
+        ])())
+    search = PlateSearch(session_factory(engine))
+    rows = [r for p in sorted(plates) if (r := passage(rng.randint(1, 3), p, T0)) is not None]
+    search.insert_passages(rows)
+    stored = [(r.plate.compact, r.camera_id) for r in rows]
+
+    def mutate(text: str) -> str:
+        chars = list(text)
+        for _ in range(rng.randint(0, 2)):
+            op, i = rng.choice("sid"), rng.randrange(len(chars))
+            if op == "s":
+                chars[i] = rng.choice(alnum)
+            elif op == "i":
+                chars.insert(i, rng.choice(alnum))
+            elif len(chars) > 5:
+                del chars[i]
+        return "".join(chars)
+
+    for _ in range(60):
+        source = rng.choice(stored)[0]
+        q, fuzzy = mutate(source), rng.randint(1, 2)
+        parsed = parse_query(q)
+        texts = {parsed.pattern, parsed.typed}
+        expected = sorted(c for c, _ in stored if min(distance(t, c) for t in texts) <= fuzzy)
+        got = sorted(h.compact for h in search.search(q, fuzzy=fuzzy, limit=1000))
+        assert got == expected, (q, fuzzy)
+    for _ in range(40):
+        source = rng.choice(stored)[0]
+        chars = list(source)
+        for i in rng.sample(range(len(chars)), 2):
+            chars[i] = "?"
+        pattern = "".join(chars)
+        pattern = rng.choice([pattern, pattern[:4] + "*", "*" + pattern[2:]])
+        fuzzy = rng.randint(0, 1)
+        expected = sorted(c for c, _ in stored
+                          if (d := pattern_distance(parse_query(pattern).pattern, c)) is not None
+                          and d <= fuzzy)
+        got = sorted(h.compact for h in search.search(pattern, fuzzy=fuzzy, camera_ids=[1, 2, 3],
+                                                       limit=1000))
+        assert got == expected, (pattern, fuzzy)

@@ -17,10 +17,10 @@ positions hold letters and which digits, so a misread is fixed **by position** w
 fits with at most `MAX_CORRECTIONS` fixes:
 - at a digit position: O, Q, D -> 0; I, L -> 1; B -> 8; S -> 5; Z -> 2; G -> 6;
 - at a letter position: 1 and I -> L; 8 -> B; 5 -> S; 2 -> Z; 6 -> G; U -> V; and 0 and O ->
-  D. O is never a plate letter, so a round glyph at a letter position is D or Q; D is chosen
-  because Q's tail is what an OCR model rarely misses, while a weak D stem reads as O. Which
-  of the class is displayed matters little: search folds every class to one symbol (`fold`),
-  so `AD-...` and `AQ-...` find each other as "near".
+  D. O and I are never plate letters, so a round glyph at a letter position is D or Q, a bar
+  L (or I misread); D is chosen over Q because a D whose stem is faint reads as O while a Q
+  keeps its tail. Which of the class is displayed matters little: search folds every class to
+  one symbol (`fold`), so `AD-...` and `AQ-...` find each other as "near".
 When several formats fit, the fewest fixes win, then SIV (the format of most cars on the road).
 
 `distance` is a weighted edit distance: substituting a look-alike costs `NEAR` (0.5), any other
@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -200,12 +199,17 @@ def distance(a: str, b: str) -> float:
     other substitutions, insertions and deletions 1."""
     if a == b:
         return 0.0
+    b_folded = [(cb, _FOLD.get(cb, cb)) for cb in b]
     prev = [float(j) for j in range(len(b) + 1)]
     for i, ca in enumerate(a, 1):
+        fa = _FOLD.get(ca, ca)
         cur = [float(i)]
-        for j, cb in enumerate(b, 1):
-            sub = 0.0 if ca == cb else (NEAR if near(ca, cb) else 1.0)
-            cur.append(min(prev[j - 1] + sub, prev[j] + 1.0, cur[j - 1] + 1.0))
+        left = float(i)
+        for j, (cb, fb) in enumerate(b_folded, 1):
+            sub = prev[j - 1] + (0.0 if ca == cb else NEAR if fa == fb else 1.0)
+            up = prev[j] + 1.0
+            left = min(sub, up, left + 1.0)
+            cur.append(left)
         prev = cur
     return prev[-1]
 
@@ -360,10 +364,3 @@ def vote(reads: list[tuple[str, float]]) -> tuple[str, float]:
     mean_conf = sum(c for _, c in reads) / len(reads)
     share = sum(shares) / len(shares) if shares else 0.0
     return "".join(chars), mean_conf * share
-
-
-def look_alikes(c: str) -> Iterator[str]:
-    """The other characters of `c`'s look-alike class."""
-    for cls in LOOK_ALIKE_CLASSES:
-        if c in cls:
-            yield from (x for x in cls if x != c)

@@ -1,34 +1,41 @@
 """Plate search: find the passages of a vehicle by full plate, wildcard pattern or fuzzy match,
 across cameras and a time range; and the inserts the plate reader uses.
 
-Index design (tables in `adapters/db/plate_models.py`). Search runs over passages, but the
-index works on **keys**: the distinct folded texts (`fold(compact)`, look-alikes as one
-symbol), about 3.4 times fewer than passages in the benchmark since vehicles come back. A key
-has
+Index design (tables `plate_key`, `plate_gram`, `plate_passage`, `plate_read` in
+`adapters/db/models.py`). Search runs over passages, but the index works on **keys**: the
+distinct folded texts (`fold(compact)`, look-alikes as one symbol), 3.4 times fewer than
+passages in the benchmark since vehicles come back. A key has
 - `folded` (unique b-tree): exact lookups, and prefix ranges (`AB-1*` is `A81 <= folded <
   A82`);
 - `folded_rev` (b-tree): suffix ranges (`*-CD`, and fuzzy suffix pieces);
 - positional trigrams in `plate_gram` (`code = trigram * 16 + start`, primary key (code,
   key)): a run of 3 known characters at a known start (`?B-12?-C?`: `812` at 1) or anywhere
   (`*-123-*`: `123` at 0..15, one range of codes).
-A search is two statements: the candidate keys (through the most selective of these the
-pattern allows, checked with LIKE on `folded` in the same SQL), then the passages of those
-keys through (key_id, first_utc_us), with the camera and time filters, ranked and limited in
-SQL when the order does not need a computed distance. A pattern that none of these helps
-(fewer than 2 known characters at the start or the end and no 3 in a row: `*B*`, `A*`) is
-refused unless cameras or a time range are given; then (camera_id, first_utc_us) drives.
-The time filter also bounds `first_utc_us` from below by `MAX_PASSAGE_US` (passages are
-short by construction), so that index serves a range, not everything before `to`.
+A wildcard search reads the candidate key ids through the most selective of these the
+pattern allows (prefix and suffix ranges also checked with LIKE on `folded`), then the
+passages `key_id IN (ids)` through (key_id, first_utc_us), with the camera and time filters
+and `compact LIKE pattern`, ordered and limited in SQL. Ids go as a list, not a subquery:
+given a subquery, PostgreSQL (random_page_cost 4) scanned all 740,000 keys in parallel
+rather than probe a thousand (140 ms instead of 2). A pattern no index narrows (fewer than
+2 known characters at the start or the end and no 3 in a row: `*B*`, `A*`), or one with more
+than `MAX_KEYS` candidate keys, is refused unless cameras or a time range are given; then
+(camera_id, first_utc_us) drives. With at most `FEW_KEYS` keys, their passages are read by
+key even when a filter is given (SQLite would otherwise read the whole window). The time
+filter bounds `first_utc_us` from below by `MAX_PASSAGE_US` (passages are short by
+construction), so that either index serves a range, not everything before `to`.
 
 Fuzzy (up to k = 1 or 2 differences) uses the pigeonhole principle on the folded query split
 into k + 1 pieces: a prefix, a suffix, and for k = 2 a 3-character middle. Each edit spoils
 at most one piece, so a text within k edits starts with the prefix, ends with the suffix, or
 holds the middle within k of its place (insertions and deletions shift it by at most k): a
-prefix range, a suffix range and a trigram range (UNION ALL). The candidates (about 7,000
-keys for a 7-character plate and k = 2 at 10 million reads) are checked with Levenshtein on
-the folded texts (rapidfuzz, in C; a lower bound of the weighted distance, so nothing is
-lost), then the passages of the keys left with the weighted `distance` (look-alike 0.5) from
-the query as normalised and as typed, which decides.
+prefix range, a suffix range and a trigram range, each read from an index alone. A second
+pigeonhole on the rest of the text, in SQL (`LIKE 'A8%12%' OR ...`), keeps most of the
+prefix and suffix ranges out of Python: a median of 2,600 candidate texts for a 7-character
+plate and k = 2 at 10 million reads. They are checked with Levenshtein on the folded texts
+(rapidfuzz, in C; a lower bound of the weighted distance, so nothing is lost), then the
+passages of the few keys left with the weighted `distance` (look-alike 0.5) from the query
+as normalised and as typed, which decides. tests/integration/test_plate_search.py checks
+the results against brute force, insertions and deletions included.
 
 Alternatives considered (bench/plate_search.py measures the first two in the same run):
 - LIKE / = on `display` over the passages: a full scan per query, growing with the reads;
@@ -54,11 +61,16 @@ from typing import Any
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
-from sqlalchemy import ColumnElement, Select, and_, insert, not_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    insert,
+    not_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from guetteur.adapters.db.plate_models import PlateGram, PlateKey, PlatePassage, PlateRead
+from guetteur.adapters.db.models import PlateGram, PlateKey, PlatePassage, PlateRead
 from guetteur.domain.errors import InvalidInput
 from guetteur.domain.plates import (
     MAX_PASSAGE_US,
@@ -72,28 +84,11 @@ from guetteur.domain.plates import (
     pattern_distance,
     vote,
 )
+from guetteur.services.plate_keys import fuzzy_candidates, gram_codes, in_ids, pattern_keys
 
 MAX_FUZZY = 2
-GRAM_STARTS = 16  # trigram starts 0..15: plates have at most 10 characters
-FOLDED_SYMBOLS = "0123456789ACEFHJKMNPRTUVWXY"  # what fold() leaves: 10 digits, 17 letters
-_SYMBOL = {c: i for i, c in enumerate(FOLDED_SYMBOLS)}
-
-
-def trigram(tri: str) -> int:
-    a, b, c = (_SYMBOL[x] for x in tri)
-    return (a * len(FOLDED_SYMBOLS) + b) * len(FOLDED_SYMBOLS) + c
-
-
-def gram_codes(folded: str) -> list[int]:
-    """The `plate_gram` codes of a folded text: each trigram with where it starts."""
-    return sorted({trigram(folded[i:i + 3]) * GRAM_STARTS + i for i in range(len(folded) - 2)})
-
-
-def _upper(prefix: str) -> str:
-    """The smallest text greater than every text starting with `prefix`."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
-
-
+MAX_KEYS = 20_000  # candidate keys of a pattern beyond which it needs a camera/time filter
+FEW_KEYS = 500  # up to this many keys, their passages are read by key even with a filter
 @dataclass(frozen=True)
 class ReadRow:
     """One OCR read: when, the text as read, the model's confidence (0..1)."""
@@ -200,12 +195,17 @@ class _Filter:
         return (self.camera_ids is not None or self.from_utc_us is not None
                 or self.to_utc_us is not None)
 
-    def where(self) -> list[ColumnElement[bool]]:
+    def where(self, by_window: bool = True) -> list[ColumnElement[bool]]:
+        """The filter's conditions. `by_window=False` when the passages are known to be few
+        by their keys: `camera_id + 0` keeps the database off (camera_id, first_utc_us),
+        which SQLite otherwise picks and reads the whole window through; first_utc_us still
+        narrows (key_id, first_utc_us)."""
+        camera: Any = _P.camera_id if by_window else _P.camera_id + 0
         out: list[ColumnElement[bool]] = []
         if self.camera_ids is not None:
-            out.append(_P.camera_id.in_(self.camera_ids))
+            out.append(camera.in_(self.camera_ids))
         if self.from_utc_us is not None:
-            # the bound on first_utc_us lets (camera_id, first_utc_us) serve a range
+            # the bound on first_utc_us lets either index serve a range
             out.append(_P.first_utc_us >= self.from_utc_us - MAX_PASSAGE_US)
             out.append(_P.last_utc_us >= self.from_utc_us)
         if self.to_utc_us is not None:
@@ -295,11 +295,14 @@ class PlateSearch:
 
     def _wildcard(self, s: Session, q: Query, fuzzy: int, flt: _Filter, limit: int
                   ) -> list[Hit]:
-        keys = _pattern_keys(q)
-        base: list[ColumnElement[bool]] = list(flt.where())
-        if keys is not None:
-            base.append(_P.key_id.in_(keys))
-        elif flt.given:  # no index for the pattern: the window's passages drive
+        keys = pattern_keys(q)
+        key_ids = [] if keys is None else list(s.execute(keys.limit(MAX_KEYS + 1)).scalars())
+        base: list[ColumnElement[bool]] = list(flt.where(by_window=len(key_ids) > FEW_KEYS))
+        if keys is not None and len(key_ids) <= MAX_KEYS:
+            if not key_ids:
+                return []
+            base.append(in_ids(s, _P.key_id, key_ids))
+        elif flt.given:  # no index narrows the pattern enough: the window's passages drive
             base += [_P.key_id == PlateKey.id, PlateKey.folded.like(q.like(folded=True))]
         else:
             raise InvalidInput(
@@ -312,7 +315,7 @@ class PlateSearch:
         hits = [_hit(r, 0.0) for r in s.execute(stmt)]
         if fuzzy == 0 or len(hits) == limit:
             return hits
-        # look-alike matches (the key matched, the compact text did not): rare, ranked here
+        # look-alike matches (the key may match, the compact text did not): ranked here
         near: list[Hit] = []
         for r in s.execute(select(*_HIT_COLUMNS).where(*base, not_(exact))):
             d = pattern_distance(q.pattern, r.compact)
@@ -323,16 +326,15 @@ class PlateSearch:
     def _fuzzy(self, s: Session, q: Query, fuzzy: int, flt: _Filter, limit: int) -> list[Hit]:
         # the normalised query and the query as typed fold alike but for U -> V
         texts = {q.pattern, q.typed}
-        key_ids: set[int] = set()
+        close: set[str] = set()
         for fq in {fold(t) for t in texts}:
-            candidates = s.execute(_fuzzy_keys(fq, fuzzy)).tuples().all()
-            by_folded = {f: k for k, f in candidates}
-            close = process.extract(fq, list(by_folded), scorer=Levenshtein.distance,
-                                    score_cutoff=fuzzy, limit=None)
-            key_ids.update(by_folded[f] for f, _, _ in close)
-        if not key_ids:
+            found = process.extract(fq, fuzzy_candidates(s, fq, fuzzy),
+                                    scorer=Levenshtein.distance, score_cutoff=fuzzy, limit=None)
+            close.update(f for f, _, _ in found)
+        if not close:
             return []
-        stmt = select(*_HIT_COLUMNS).where(_P.key_id.in_(sorted(key_ids)), *flt.where())
+        keys = select(PlateKey.id).where(PlateKey.folded.in_(sorted(close)))
+        stmt = select(*_HIT_COLUMNS).where(_P.key_id.in_(keys), *flt.where(by_window=False))
         memo: dict[str, float] = {}
         hits: list[Hit] = []
         for r in s.execute(stmt):
@@ -343,57 +345,3 @@ class PlateSearch:
                 hits.append(_hit(r, d))
         hits.sort(key=_rank)
         return hits[:limit]
-
-
-# ---------------------------------------------------------------------- candidate keys
-
-def _prefix(column: Any, prefix: str) -> ColumnElement[bool]:
-    return and_(column >= prefix, column < _upper(prefix))
-
-
-def _gram(run: str, start_min: int, start_max: int | None) -> Select[tuple[int]]:
-    """Keys holding the trigram `run` (3 folded characters) starting in the range."""
-    code = trigram(run) * GRAM_STARTS
-    hi = GRAM_STARTS - 1 if start_max is None else min(start_max, GRAM_STARTS - 1)
-    return select(PlateGram.key_id).where(PlateGram.code.between(code + start_min, code + hi))
-
-
-def _pattern_keys(q: Query) -> Select[tuple[int]] | None:
-    """Ids of the keys whose folded text matches the pattern, found through the most
-    selective index the pattern allows; None when no index helps (too few known characters:
-    at 10 million reads, scanning every key and its passages is too slow)."""
-    like = PlateKey.folded.like(q.like(folded=True))
-    prefix, suffix = q.prefix, q.suffix
-    runs = [r for r in q.runs() if len(r.folded) >= 3]
-    # selectivity in known characters: a trigram at a known place beats one anywhere
-    options: list[tuple[float, ColumnElement[bool]]] = []
-    if len(prefix) >= 2:
-        options.append((len(prefix), _prefix(PlateKey.folded, prefix)))
-    if len(suffix) >= 2:
-        options.append((len(suffix) - 0.1, _prefix(PlateKey.folded_rev, suffix[::-1])))
-    for run in runs:
-        # the rarest trigram of a long run cannot be told apart here: take the first
-        fixed = run.start_max is not None
-        options.append((3.5 if fixed else 3.0,
-                        PlateKey.id.in_(_gram(run.folded[:3], run.start_min, run.start_max))))
-    if not options:
-        return None
-    return select(PlateKey.id).where(like, max(options, key=lambda o: o[0])[1])
-
-
-def _fuzzy_keys(fq: str, k: int) -> Any:
-    """(id, folded) of candidate keys for a fuzzy search: every key within k edits of the
-    folded query starts with its prefix piece, ends with its suffix piece, or holds its
-    middle piece within k of its place (k + 1 pieces, each edit spoils at most one)."""
-    n = len(fq)
-    middle = 0 if k == 1 else min(3, n - 2)
-    a = (n - middle) // 2
-    prefix, mid, suffix = fq[:a], fq[a:a + middle], fq[a + middle:]
-    cols = (PlateKey.id, PlateKey.folded)
-    parts = [select(*cols).where(_prefix(PlateKey.folded, prefix)),
-             select(*cols).where(_prefix(PlateKey.folded_rev, suffix[::-1]))]
-    if len(mid) == 3:
-        parts.append(select(*cols).where(PlateKey.id.in_(_gram(mid, max(0, a - k), a + k))))
-    elif mid:  # a short query: its 2-character middle has no index, scan the keys
-        parts.append(select(*cols).where(PlateKey.folded.like(f"%{mid}%")))
-    return union_all(*parts)  # duplicates go in the caller's dict: cheaper than UNION

@@ -1,26 +1,48 @@
-"""Analyse one recorded segment for licence plates, deciding what to decode before decoding.
+"""Analyse one recorded segment for licence plates, decoding as little as possible.
 
-Cost model (FIELD-NOTES, measured here): decoding every 1080p frame costs ~3.3 ms, a keyframe
-alone ~35 ms, OCR of a whole 960-px frame 0.2–0.3 s, of a vehicle-sized crop 55–75 ms. The
-5-minute target for 20 camera-hours on 2 cores leaves ~30 core-seconds per camera-hour, so:
+Cost model (measured here, one thread; bench/plate_throughput.py): opening a segment with
+libavformat and demuxing its packets ~70 ms; decoding a 1080p keyframe ~30 ms, a predicted
+frame after it ~4 ms; OCR of a whole frame (detector at 960 px) 0.3-0.4 s, of a vehicle crop
+~60 ms (detector at 320 px). The 5-minute target for 20 camera-hours on 2 cores leaves ~30
+core-seconds per camera-hour (0.5 s per 60-s segment): less than decoding every keyframe (30 a
+minute) costs, see bench/RESULTS.md for what is reached.
 
-1. **Motion gating from compressed sizes.** All packets of the segment are demuxed (no
-   decoding) and grouped into GOPs. A GOP whose predicted frames weigh clearly more than the
-   segment's quiet GOPs has something moving in it; only those GOPs (and the one after each,
-   where a vehicle is often best placed) are looked at.
-2. **Keyframes only.** In a selected GOP only the keyframe is decoded (an IDR decodes alone).
-3. **Crops, not frames.** The decoded keyframe is compared, at 1/4 scale, with a background
-   keyframe of the same segment (its quietest GOP); the changed regions, scaled back and
-   padded, are what the OCR reads. No region found: the whole frame is read.
+1. **No libavformat.** The recorder's segments are fragmented MP4: the fragments' `trun`
+   tables are parsed here (~8 ms a segment) and only the samples decoded are read from the
+   file (mapped). Anything else (plain MP4, a fragment cut by a crash) goes to PyAV's demuxer.
+2. **Motion from keyframes, not from packet sizes.** Cameras encode at a capped (often
+   constant) bitrate with sensor noise: a GOP's compressed size hardly moves when a vehicle
+   crosses (measured on the benchmark's footage), so every keyframe is decoded (an IDR decodes
+   alone), its luma scaled to 1/4 and compared with the segment's background (the per-pixel
+   median of a few keyframes). Areas that change at most keyframes (a burnt-in clock, leaves)
+   are left out; changed parts close to each other are one vehicle (a grey car on a grey road
+   shows only its lights, windows and plate).
+3. **One crop per vehicle, where the plate is.** A region big enough for its characters to be
+   readable (longest side at least `MIN_READ_SIZE` px: a car is ~24 character heights wide)
+   and not cut by the left or right edge is read: its lower part only (a plate sits low on a
+   vehicle), converted to BGR alone, with the detector at `CROP_MAX_SIDE` px. A region that
+   stays where it was at the previous keyframe (a parked vehicle) is not read again.
+4. **Between keyframes only where a vehicle was caught badly.** A vehicle cut by the frame's
+   edge, too small, or read without a confident French plate (score >= `CONFIDENT`, SIV or
+   FNI once normalised) at a keyframe is looked for in the frames around it: the GOP after
+   the keyframe is decoded (every frame: P-frames depend on each other) and looked at every
+   `SCAN_STEP` frames, reading a vehicle again when it grew or moved; if the vehicle cut by
+   the edge shrinks (it is leaving), the GOP before the keyframe is scanned instead. A vehicle
+   that crosses the picture entirely between two keyframes (2 s apart) is not seen.
 
 Without gating (`gating=False`, the benchmark's baseline) every keyframe is decoded and read
 whole. The function runs in a worker process (never in the web process): it returns plain
 data (reads with a small JPEG of the plate) for the service to normalise, group and index.
+Memory: the decoded keyframes of one segment are held until its regions are known (~3 MB
+each at 1080p, 30 a minute).
 """
 
 from __future__ import annotations
 
+import mmap
+import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +51,27 @@ import av
 import cv2
 import numpy as np
 
+from guetteur.adapters.media.fmp4 import Box, iter_boxes
+from guetteur.domain.plates import normalise
+
 SCALE = 4  # motion is found at 1/4 of the frame's size
-MOTION_RATIO = 1.08  # a GOP is active when its P-frames weigh 8 % over the quiet level
+DIFF_THRESHOLD = 28  # grey levels (blurred, 1/4 scale) between a frame and the background
 MIN_REGION_PX = 400  # at 1/4 scale: smaller changes are noise
 MAX_REGIONS = 3
-CROP_MAX_SIDE = 800
+BACKGROUND_SAMPLES = 7  # keyframes whose per-pixel median is the background
+EDGE_PX = 2  # at 1/4 scale: a region this close to the left or right edge is cut by it
+MIN_FRAGMENT_PX = 100  # at 1/4 scale: a changed area this big may be part of a vehicle
+MERGE_GAP = 12  # at 1/4 scale: parts this close are one vehicle (a grey car on a grey road)
+MIN_READ_SIZE = 320  # full-size px of a padded region's longest side: smaller, characters are
+#                      under ~12 px (a car is ~24 character heights wide, ~19 high)
+CROP_TOP = 0.35  # the crop read starts this far down the region (plates sit low on a vehicle)
+CROP_MAX_SIDE = 320  # the detector's input for a crop
+FRAME_MAX_SIDE = 960  # for a whole frame (no background to compare with, or no gating)
+CONFIDENT = 0.9  # a plate read at least this sure ends the search for that vehicle
+SCAN_STEP = 4  # frames between two looks while scanning a GOP
+MAX_SCAN_READS = 3  # OCR calls at most per scanned GOP
+SAME_PLACE_IOU = 0.8  # a region this close to one read at the previous keyframe is parked
+BUSY_SHARE = 0.7  # what changes in this share of the keyframes (a burnt-in clock) is ignored
 
 
 @dataclass
@@ -49,93 +87,472 @@ class Read:
 class SegmentResult:
     reads: list[Read] = field(default_factory=list)
     gops: int = 0
-    gops_looked: int = 0
+    gops_looked: int = 0  # GOPs whose predicted frames were decoded (gating), or keyframes read
     keyframes_decoded: int = 0
     ocr_calls: int = 0
     seconds: float = 0.0
+    frames_decoded: int = 0  # keyframes and predicted frames
+
+
+# --------------------------------------------------------------------------- samples
+
+@dataclass
+class _Sample:
+    pts: int
+    offset: int
+    size: int
+    key: bool
+    packet: Any = None  # an av.Packet when demuxed by PyAV (fallback)
+
+
+class _Source:
+    """The segment's video samples in decoding order, grouped into GOPs, and a decoder."""
+
+    def __init__(self, path: Path) -> None:
+        self._mm: mmap.mmap | None = None
+        self._fh = None
+        parsed = _parse_fmp4(path)
+        if parsed is not None:
+            self.samples, extradata, self.ticks_per_s, self._fh, self._mm = parsed
+            codec_name = "h264"
+        else:
+            self.samples, extradata, self.ticks_per_s, codec_name = _demux(path)
+        self.keys = [i for i, s in enumerate(self.samples) if s.key]
+        self.decoder = av.CodecContext.create(codec_name, "r")
+        self.decoder.extradata = extradata
+        self.decoder.thread_count = 1
+        self.first_pts = self.samples[0].pts if self.samples else 0
+
+    def gop(self, g: int) -> range:
+        """Sample indexes of GOP `g` (its keyframe first)."""
+        end = self.keys[g + 1] if g + 1 < len(self.keys) else len(self.samples)
+        return range(self.keys[g], end)
+
+    def decode(self, index: int) -> Any | None:
+        s = self.samples[index]
+        if s.packet is not None:
+            packet = s.packet
+        else:
+            assert self._mm is not None
+            packet = av.Packet(self._mm[s.offset:s.offset + s.size])
+            packet.pts = packet.dts = s.pts
+        # one thread and no B-frames: a frame comes out of the decoder as soon as it goes in
+        for frame in self.decoder.decode(packet):
+            return frame
+        return None
+
+    def us(self, index: int) -> int:
+        return round((self.samples[index].pts - self.first_pts) * 1e6 / self.ticks_per_s)
+
+    def close(self) -> None:
+        if self._mm is not None:
+            self._mm.close()
+        if self._fh is not None:
+            self._fh.close()
+
+
+def _children(data: Any, box: Box) -> Iterator[Box]:
+    return iter_boxes(data, box.start + 8, box.end)
+
+
+def _full_box_flags(data: Any, box: Box) -> int:
+    return int.from_bytes(data[box.start + 9:box.start + 12], "big")
+
+
+def _parse_fmp4(path: Path) -> tuple[list[_Sample], bytes, int, Any, mmap.mmap] | None:
+    """Samples of a fragmented MP4 with one H.264 track, from its `moof` boxes; None when the
+    file is anything else (the caller then demuxes it with PyAV)."""
+    fh = path.open("rb")
+    try:
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    except (ValueError, OSError):
+        fh.close()
+        return None
+    try:
+        parsed = _parse_mapped(mm)
+    except (struct.error, IndexError, ValueError):
+        parsed = None
+    if parsed is None:
+        mm.close()
+        fh.close()
+        return None
+    samples, extradata, timescale = parsed
+    return samples, extradata, timescale, fh, mm
+
+
+def _parse_mapped(mm: mmap.mmap) -> tuple[list[_Sample], bytes, int] | None:
+    moov = None
+    samples: list[_Sample] = []
+    for box in iter_boxes(mm):
+        if box.kind == b"moov":
+            moov = box
+        elif box.kind == b"moof" and not _parse_moof(mm, box, samples):
+            return None
+    if moov is None or not samples or not samples[0].key:
+        return None
+    init = mm[moov.start:moov.end]
+    if init.count(b"trak") != 1:
+        return None  # several tracks: let PyAV sort them out
+    avcc = init.find(b"avcC")
+    mdhd = init.find(b"mdhd")
+    if avcc < 4 or mdhd < 4:
+        return None
+    size = struct.unpack_from(">I", init, avcc - 4)[0]
+    extradata = init[avcc + 4:avcc - 4 + size]
+    version = init[mdhd + 4]
+    timescale = struct.unpack_from(">I", init, mdhd + 4 + 4 + (16 if version == 1 else 8))[0]
+    if timescale <= 0:
+        return None
+    return samples, extradata, timescale
+
+
+def _parse_moof(mm: mmap.mmap, moof: Box, samples: list[_Sample]) -> bool:
+    traf = next((b for b in _children(mm, moof) if b.kind == b"traf"), None)
+    if traf is None:
+        return False
+    default_duration = default_size = default_flags = 0
+    base_offset = moof.start  # default-base-is-moof (the recorder's movflags)
+    base_time = None
+    trun = None
+    for box in _children(mm, traf):
+        if box.kind == b"tfhd":
+            flags = _full_box_flags(mm, box)
+            pos = box.start + 16  # header, version/flags, track id
+            if flags & 0x01:
+                base_offset = struct.unpack_from(">Q", mm, pos)[0]
+                pos += 8
+            if flags & 0x02:
+                pos += 4
+            if flags & 0x08:
+                default_duration = struct.unpack_from(">I", mm, pos)[0]
+                pos += 4
+            if flags & 0x10:
+                default_size = struct.unpack_from(">I", mm, pos)[0]
+                pos += 4
+            if flags & 0x20:
+                default_flags = struct.unpack_from(">I", mm, pos)[0]
+        elif box.kind == b"tfdt":
+            fmt = ">Q" if mm[box.start + 8] == 1 else ">I"
+            base_time = struct.unpack_from(fmt, mm, box.start + 12)[0]
+        elif box.kind == b"trun":
+            if trun is not None:
+                return False  # several runs: not what the recorder writes
+            trun = box
+    if trun is None or base_time is None:
+        return False
+    flags = _full_box_flags(mm, trun)
+    version = mm[trun.start + 8]
+    count = struct.unpack_from(">I", mm, trun.start + 12)[0]
+    pos = trun.start + 16
+    offset = base_offset
+    if flags & 0x01:
+        offset += struct.unpack_from(">i", mm, pos)[0]
+        pos += 4
+    first_flags = None
+    if flags & 0x04:
+        first_flags = struct.unpack_from(">I", mm, pos)[0]
+        pos += 4
+    t = base_time
+    for i in range(count):
+        duration, size, sflags, cto = default_duration, default_size, default_flags, 0
+        if flags & 0x100:
+            duration = struct.unpack_from(">I", mm, pos)[0]
+            pos += 4
+        if flags & 0x200:
+            size = struct.unpack_from(">I", mm, pos)[0]
+            pos += 4
+        if flags & 0x400:
+            sflags = struct.unpack_from(">I", mm, pos)[0]
+            pos += 4
+        if i == 0 and first_flags is not None:
+            sflags = first_flags
+        if flags & 0x800:
+            cto = struct.unpack_from(">i" if version else ">I", mm, pos)[0]
+            pos += 4
+        if size <= 0 or offset + size > len(mm):
+            return False
+        samples.append(_Sample(t + cto, offset, size, not (sflags >> 16) & 1))
+        offset += size
+        t += duration
+    return True
+
+
+def _demux(path: Path) -> tuple[list[_Sample], bytes, int, str]:
+    container = av.open(str(path))
+    try:
+        stream = container.streams.video[0]
+        samples = []
+        for pkt in container.demux(stream):
+            if pkt.dts is None or pkt.size == 0:
+                continue
+            pts = pkt.pts if pkt.pts is not None else pkt.dts
+            if not samples and not pkt.is_keyframe:
+                continue  # nothing decodes before the first keyframe
+            samples.append(_Sample(pts, 0, pkt.size, bool(pkt.is_keyframe), pkt))
+        tb = stream.time_base
+        ticks = round(tb.denominator / tb.numerator) if tb.numerator else 90_000
+        return (samples, bytes(stream.codec_context.extradata or b""), ticks,
+                stream.codec_context.name)
+    finally:
+        container.close()
+
+
+# --------------------------------------------------------------------------- pixels
+
+def _planes(frame: Any) -> list[np.ndarray]:
+    out = []
+    for plane in frame.planes:
+        a = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        out.append(a[:, :plane.width])
+    return out
+
+
+def _small(frame: Any) -> np.ndarray:
+    """The frame's luma at 1/SCALE, blurred: what motion is measured on."""
+    y = _planes(frame)[0]
+    h, w = y.shape
+    small = cv2.resize(y, (w // SCALE, h // SCALE), interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(small, (5, 5), 0)
+
+
+def _bgr(frame: Any, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """BGR pixels of `box` (x, y, w, h) of a yuv420p frame, converted alone; the whole frame
+    when None."""
+    if box is None or frame.format.name != "yuv420p":
+        image = frame.to_ndarray(format="bgr24")
+        if box is None:
+            return image
+        x, y, w, h = box
+        return np.ascontiguousarray(image[y:y + h, x:x + w])
+    x, y, w, h = box
+    # I420 for OpenCV: Y (h x w) then U and V (h/2 x w/2 each) as h/4 rows of w
+    x0, y0 = x & ~3, y & ~3
+    x1 = min(frame.width & ~3, (x + w + 3) & ~3)
+    y1 = min(frame.height & ~3, (y + h + 3) & ~3)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return np.zeros((0, 0, 3), np.uint8)
+    py, pu, pv = _planes(frame)
+    cw, ch = (x1 - x0) // 2, (y1 - y0) // 2
+    u = pu[y0 // 2:y0 // 2 + ch, x0 // 2:x0 // 2 + cw].reshape(-1, x1 - x0)
+    v = pv[y0 // 2:y0 // 2 + ch, x0 // 2:x0 // 2 + cw].reshape(-1, x1 - x0)
+    i420 = np.concatenate([py[y0:y1, x0:x1], u, v])
+    image = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+    return np.ascontiguousarray(image[y - y0:y - y0 + h, x - x0:x - x0 + w])
 
 
 @dataclass
-class _Gop:
-    key: Any  # the keyframe packet
-    pts: int
-    p_bytes: int = 0
+class _Region:
+    box: tuple[int, int, int, int]  # full-size, padded: x, y, w, h
+    cut: str  # "left", "right" or "" (the frame's edge cuts the vehicle)
+    area: int  # at 1/4 scale, before padding
+
+    @property
+    def readable(self) -> bool:
+        return not self.cut and max(self.box[2], self.box[3]) >= MIN_READ_SIZE
 
 
-def _gops(path: Path) -> tuple[list[_Gop], Any, int]:
-    container = av.open(str(path))
-    stream = container.streams.video[0]
-    gops: list[_Gop] = []
-    first_pts = None
-    for pkt in container.demux(stream):
-        if pkt.dts is None or pkt.size == 0:
-            continue
-        pts = pkt.pts if pkt.pts is not None else pkt.dts
-        if first_pts is None:
-            first_pts = pts
-        if pkt.is_keyframe:
-            gops.append(_Gop(pkt, pts))
-        elif gops:
-            gops[-1].p_bytes += pkt.size
-    time_base = stream.time_base
-    codec = av.CodecContext.create(stream.codec_context.name, "r")
-    codec.extradata = stream.codec_context.extradata
-    codec.thread_count = 1
-    container.close()
-    return gops, (codec, time_base), first_pts or 0
+def _changed(small: np.ndarray, background: np.ndarray) -> np.ndarray:
+    _, mask = cv2.threshold(cv2.absdiff(small, background), DIFF_THRESHOLD, 255,
+                            cv2.THRESH_BINARY)
+    return mask
 
 
-def select_gops(p_bytes: list[int], ratio: float = MOTION_RATIO) -> list[int]:
-    """Indexes of the GOPs to look at: those heavier than the segment's quiet level (its lower
-    quartile: the empty scene, noise included) by `ratio`, and the one after each."""
-    if not p_bytes:
-        return []
-    typical = sorted(p_bytes)[len(p_bytes) // 4]
-    active = {i for i, size in enumerate(p_bytes) if size > typical * ratio}
-    return sorted(active | {i + 1 for i in active if i + 1 < len(p_bytes)})
-
-
-def _decode(codec: Any, packet: Any) -> np.ndarray | None:
-    # one thread and no B-frames: an IDR comes out of the decoder as soon as it goes in
-    for frame in codec.decode(packet):
-        return frame.to_ndarray(format="bgr24")
-    return None
-
-
-def _small(image: np.ndarray) -> np.ndarray:
-    h, w = image.shape[:2]
-    gray = cv2.cvtColor(cv2.resize(image, (w // SCALE, h // SCALE),
-                                   interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
-    return cv2.GaussianBlur(gray, (5, 5), 0)
-
-
-def regions(image: np.ndarray, background: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Changed regions of `image` against `background` (both at 1/SCALE, grey), in full-size
-    pixels, padded, largest first."""
-    diff = cv2.absdiff(_small(image), background)
-    _, mask = cv2.threshold(diff, 28, 255, cv2.THRESH_BINARY)
+def regions(small: np.ndarray, background: np.ndarray, size: tuple[int, int],
+            busy: np.ndarray | None = None) -> list[_Region]:
+    """Changed regions of a frame (its `_small`) against the background, in full-size pixels
+    (frame `size` = width, height), padded, largest first; `busy` (same size as `small`,
+    non-zero where the picture always changes) is left out."""
+    mask = _changed(small, background)
+    if busy is not None:
+        mask[busy > 0] = 0
     mask = cv2.dilate(mask, np.ones((5, 5), np.uint8), iterations=3)
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    boxes = sorted((cv2.boundingRect(c) for c in contours
-                    if cv2.contourArea(c) >= MIN_REGION_PX), key=lambda b: -b[2] * b[3])
-    h, w = image.shape[:2]
+    parts = [(cv2.boundingRect(c), area) for c in contours
+             if (area := cv2.contourArea(c)) >= MIN_FRAGMENT_PX]
+    boxes = sorted((box for box, area in _merge(parts) if area >= MIN_REGION_PX),
+                   key=lambda b: -b[2] * b[3])
+    w, h = size
+    sw = small.shape[1]
     result = []
     for x, y, bw, bh in boxes[:MAX_REGIONS]:
+        cut = "left" if x <= EDGE_PX else "right" if x + bw >= sw - EDGE_PX else ""
         pad_x, pad_y = bw * SCALE // 8, bh * SCALE // 8
         x0, y0 = max(0, x * SCALE - pad_x), max(0, y * SCALE - pad_y)
         x1, y1 = min(w, (x + bw) * SCALE + pad_x), min(h, (y + bh) * SCALE + pad_y)
-        result.append((x0, y0, x1 - x0, y1 - y0))
+        result.append(_Region((x0, y0, x1 - x0, y1 - y0), cut, bw * bh))
     return result
 
 
-def _plate_jpeg(image: np.ndarray, box: tuple[int, int, int, int]) -> bytes:
+def _merge(parts: list[tuple[tuple[int, int, int, int], float]]
+           ) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Boxes closer than MERGE_GAP joined (their areas summed), until none are."""
+    merged = list(parts)
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(merged)):
+            for j in range(i + 1, len(merged)):
+                (ax, ay, aw, ah), a_area = merged[i]
+                (bx, by, bw, bh), b_area = merged[j]
+                if (max(ax, bx) - min(ax + aw, bx + bw) <= MERGE_GAP
+                        and max(ay, by) - min(ay + ah, by + bh) <= MERGE_GAP):
+                    x0, y0 = min(ax, bx), min(ay, by)
+                    x1, y1 = max(ax + aw, bx + bw), max(ay + ah, by + bh)
+                    merged[i] = ((x0, y0, x1 - x0, y1 - y0), a_area + b_area)
+                    del merged[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    return merged
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union else 0.0
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    """Intersection over the smaller box."""
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    smaller = min(a[2] * a[3], b[2] * b[3])
+    return ix * iy / smaller if smaller else 0.0
+
+
+def _changed_view(before: tuple[int, int, int, int], now: tuple[int, int, int, int]) -> bool:
+    """Whether a vehicle read at `before` is worth reading again at `now`: it grew by a
+    third, or moved by a quarter of its size (the plate is seen anew)."""
+    if max(now[2], now[3]) >= 1.3 * max(before[2], before[3]):
+        return True
+    dx = abs(now[0] + now[2] / 2 - before[0] - before[2] / 2)
+    dy = abs(now[1] + now[3] / 2 - before[1] - before[3] / 2)
+    return dx >= before[2] / 4 or dy >= before[3] / 4
+
+
+def _plate_jpeg(frame: Any, box: tuple[int, int, int, int]) -> bytes:
     x, y, w, h = box
     pad_x, pad_y = w // 2, h
-    crop = image[max(0, y - pad_y):y + h + pad_y, max(0, x - pad_x):x + w + pad_x]
+    x0, y0 = max(0, x - pad_x), max(0, y - pad_y)
+    x1, y1 = min(frame.width, x + w + pad_x), min(frame.height, y + h + pad_y)
+    if x1 <= x0 or y1 <= y0:
+        return b""
+    crop = _bgr(frame, (x0, y0, x1 - x0, y1 - y0))
     if crop.size == 0:
         return b""
     ok, data = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])
     return data.tobytes() if ok else b""
+
+
+# --------------------------------------------------------------------------- analysis
+
+class _Analysis:
+    def __init__(self, src: _Source, start_utc_us: int, ocr: Any, min_score: float,
+                 result: SegmentResult) -> None:
+        self.src = src
+        self.start = start_utc_us
+        self.ocr = ocr
+        self.min_score = min_score
+        self.result = result
+
+    def decode(self, index: int) -> Any | None:
+        frame = self.src.decode(index)
+        self.result.frames_decoded += 1
+        if self.src.samples[index].key:
+            self.result.keyframes_decoded += 1
+        return frame
+
+    def read(self, frame: Any, index: int, box: tuple[int, int, int, int] | None) -> float:
+        """OCR of a region's lower part (or of the whole frame); the best plate-like score
+        read, 0 when none."""
+        self.result.ocr_calls += 1
+        if box is None:
+            image, ox, oy, side = _bgr(frame), 0, 0, FRAME_MAX_SIDE
+        else:
+            x, y, w, h = box
+            top = round(h * CROP_TOP)
+            ox, oy, side = x, y + top, CROP_MAX_SIDE
+            image = _bgr(frame, (x, oy, w, h - top))
+            if image.size == 0:
+                return 0.0
+        best = 0.0
+        at = self.start + self.src.us(index)
+        for found in self.ocr.read(image, max_side=side):
+            if found.score < self.min_score:
+                continue
+            bx, by, bw, bh = found.box
+            full = (bx + ox, by + oy, bw, bh)
+            self.result.reads.append(Read(at, found.text, float(found.score), full,
+                                          _plate_jpeg(frame, full)))
+            plate = normalise(found.text)
+            if plate is not None and plate.kind != "foreign":  # a French plate, well formed
+                best = max(best, float(found.score))
+        return best
+
+    def scan(self, g: int, background: np.ndarray, busy: np.ndarray,
+             done: list[tuple[int, int, int, int]], leaving: str = "") -> str:
+        """Look at the frames of GOP `g` every SCAN_STEP frames and read the vehicles seen
+        well there that `done` (boxes already read with a confident plate) does not cover.
+        With `leaving` = an edge, the scan stops at the first look if the region cut by that
+        edge shrank: the vehicle is going out, and "left" / "right" is returned."""
+        self.result.gops_looked += 1
+        size = None
+        tries: list[list[Any]] = []  # [box where last seen, best score] of vehicles read
+        reads = 0
+        edge: tuple[tuple[int, int, int, int], int] | None = None  # cut region at the key
+        seen = False
+        for n, index in enumerate(self.src.gop(g)):
+            frame = self.decode(index)
+            if frame is None:
+                continue
+            if n == 0:
+                size = (frame.width, frame.height)
+                if leaving:
+                    found = regions(_small(frame), background, size, busy)
+                    edge = max(((r.box, r.area) for r in found if r.cut == leaving),
+                               key=lambda e: e[1], default=None)
+                continue
+            if n % SCAN_STEP:
+                continue
+            assert size is not None
+            found = regions(_small(frame), background, size, busy)
+            if edge is not None:  # the vehicle at the edge: coming in, or going out?
+                now = max((r.area for r in found if _overlap(r.box, edge[0]) > 0), default=0)
+                if now < edge[1]:
+                    return leaving
+                edge = None
+            if not found:
+                if seen:
+                    break  # the vehicles have gone
+                continue
+            seen = True
+            pending = False
+            for region in found:
+                box = region.box
+                k = next((i for i, b in enumerate(done) if _overlap(box, b) > 0.5), None)
+                if k is not None:  # read confidently already: follow it
+                    done[k] = box
+                    continue
+                pending = True
+                if not region.readable or reads >= MAX_SCAN_READS:
+                    continue
+                tried = next((t for t in tries if _overlap(box, t[0]) > 0.5), None)
+                if tried is not None and not _changed_view(tried[0], box):
+                    continue  # the same vehicle, read just before, seen much the same
+                score = self.read(frame, index, box)
+                reads += 1
+                if tried is None:
+                    tries.append([box, score])
+                else:
+                    tried[0], tried[1] = box, max(tried[1], score)
+                if score >= CONFIDENT:
+                    done.append(box)
+            if not pending or reads >= MAX_SCAN_READS:
+                break  # every vehicle in view is read, or enough tries
+        return ""
 
 
 def analyse_segment(path: Path, start_utc_us: int, ocr: Any, gating: bool = True,
@@ -144,40 +561,76 @@ def analyse_segment(path: Path, start_utc_us: int, ocr: Any, gating: bool = True
     `ocr.read(image, max_side)` returns boxes with `.text`, `.score`, `.box` (x, y, w, h)."""
     t0 = time.process_time()
     result = SegmentResult()
-    gops, (codec, time_base), first_pts = _gops(path)
-    result.gops = len(gops)
-    if not gops:
-        return result
-    us_per_tick = float(time_base) * 1e6
-    if gating:
-        chosen = select_gops([g.p_bytes for g in gops])
-        quiet = min(range(len(gops)), key=lambda i: gops[i].p_bytes)
-    else:
-        chosen, quiet = list(range(len(gops))), -1
-    result.gops_looked = len(chosen)
-    background = None
-    if gating and chosen:
-        frame = _decode(codec, gops[quiet].key)
-        result.keyframes_decoded += 1
-        background = _small(frame) if frame is not None else None
-    for index in chosen:
-        gop = gops[index]
-        image = _decode(codec, gop.key)
-        result.keyframes_decoded += 1
-        if image is None:
-            continue
-        at = start_utc_us + round((gop.pts - first_pts) * us_per_tick)
-        areas = regions(image, background) if background is not None else []
-        crops = [(image[y:y + h, x:x + w], (x, y)) for x, y, w, h in areas] or [(image, (0, 0))]
-        for crop, (ox, oy) in crops:
-            result.ocr_calls += 1
-            side = CROP_MAX_SIDE if crop is not image else 960
-            for box in ocr.read(crop, max_side=side):
-                if box.score < min_score:
-                    continue
-                bx, by, bw, bh = box.box
-                full = (bx + ox, by + oy, bw, bh)
-                result.reads.append(Read(at, box.text, float(box.score), full,
-                                         _plate_jpeg(image, full)))
+    src = _Source(path)
+    try:
+        result.gops = len(src.keys)
+        if not src.keys:
+            return result
+        job = _Analysis(src, start_utc_us, ocr, min_score, result)
+        if not gating or len(src.keys) < 3:  # too short for a background: read whole
+            for index in src.keys:
+                frame = job.decode(index)
+                if frame is not None:
+                    result.gops_looked += 1
+                    job.read(frame, index, None)
+        else:
+            _gated(job, src)
+    finally:
+        src.close()
     result.seconds = time.process_time() - t0
     return result
+
+
+def _gated(job: _Analysis, src: _Source) -> None:
+    # 1. every keyframe, its luma at 1/4; the background from a few of them
+    frames: list[Any] = []
+    smalls: list[np.ndarray | None] = []
+    for index in src.keys:
+        frame = job.decode(index)
+        frames.append(frame)
+        smalls.append(_small(frame) if frame is not None else None)
+    valid = [s for s in smalls if s is not None]
+    if len(valid) < 3:
+        return
+    step = max(1, len(valid) // BACKGROUND_SAMPLES)
+    background = np.median(np.stack(valid[::step][:BACKGROUND_SAMPLES]), axis=0).astype(np.uint8)
+    size = next((f.width, f.height) for f in frames if f is not None)
+    changes = np.zeros(background.shape, np.uint16)
+    for small in valid:
+        changes += _changed(small, background) > 0
+    busy = cv2.dilate((changes >= BUSY_SHARE * len(valid)).astype(np.uint8),
+                      np.ones((5, 5), np.uint8), iterations=2)
+
+    # 2. read the vehicles seen well at a keyframe; note the GOPs to scan
+    scan_after: dict[int, list[str]] = {}  # GOP -> edges where a vehicle is cut ("" = none)
+    done: dict[int, list[tuple[int, int, int, int]]] = {}  # GOP -> boxes read confidently
+    previous: list[tuple[tuple[int, int, int, int], float]] = []
+    for g, (frame, small) in enumerate(zip(frames, smalls, strict=True)):
+        if frame is None or small is None:
+            continue
+        current = []
+        for region in regions(small, background, size, busy):
+            if region.readable:
+                parked = next((s for b, s in previous
+                               if _iou(b, region.box) >= SAME_PLACE_IOU), None)
+                score = parked if parked is not None else job.read(frame, src.keys[g],
+                                                                   region.box)
+                current.append((region.box, score))
+                if score >= CONFIDENT:
+                    done.setdefault(g, []).append(region.box)
+                    continue
+            scan_after.setdefault(g, []).append(region.cut)
+        previous = current
+    frames.clear()
+
+    # 3. the frames between keyframes, where a vehicle was caught badly
+    scanned: set[int] = set()
+    for g in sorted(scan_after):
+        edges = [e for e in scan_after[g] if e]
+        if g not in scanned:
+            scanned.add(g)
+            went = job.scan(g, background, busy, done.setdefault(g, []),
+                            leaving=edges[0] if edges and g > 0 else "")
+            if went and g - 1 not in scanned:
+                scanned.add(g - 1)
+                job.scan(g - 1, background, busy, done.setdefault(g - 1, []))
