@@ -196,7 +196,7 @@ def run_scenario(label: str, cameras: int, minutes: int, workers: int, gating: b
                  segs: list[footage.Segment], wanted: footage.Segment,
                  digests: dict[Path, tuple[int, str]], parent: Path, keep: bool) -> Outcome:
     out = Outcome(label, cameras, minutes, gating, workers)
-    work = Path(tempfile.mkdtemp(prefix="guetteur-bench-plates-", dir=parent))
+    work = Path(tempfile.mkdtemp(prefix="guetteur-bench-plate-throughput-", dir=parent))
     c = None
     try:
         t0 = time.perf_counter()
