@@ -205,7 +205,7 @@ def test_invalid_queries_say_what_to_do(search: PlateSearch) -> None:
 
 def test_a_pattern_without_enough_known_characters_needs_a_filter(search: PlateSearch) -> None:
     for broad in ("*B*", "A*", "*-12*", "?B-1?-C?"):
-        with pytest.raises(InvalidInput, match="choose cameras or a time range"):
+        with pytest.raises(InvalidInput, match="choisissez des caméras ou une période"):
             search.search(broad)
     hits = search.search("*B*", camera_ids=[2], from_utc_us=T0 + H)
     assert sorted(set(displays(hits))) == ["AB-123-CD", "AB-153-CD"]

@@ -310,16 +310,17 @@ def parse_query(q: str) -> Query:
     pattern = re.sub(r"\*+", "*", _NOT_PATTERN.sub("", q.upper()))
     literal = sum(c.isalnum() for c in pattern)
     if literal == 0:
-        raise InvalidInput("Type some characters of the plate, e.g. AB-123-CD or AB-1*.",
+        raise InvalidInput("Tapez des caractères de la plaque, par exemple AB-123-CD ou AB-1*.",
                            field="q")
     if "*" in pattern or "?" in pattern:
         if len(pattern.replace("*", "")) > MAX_LENGTH:
-            raise InvalidInput(f"A plate has at most {MAX_LENGTH} characters.", field="q")
+            raise InvalidInput(f"Une plaque a au plus {MAX_LENGTH} caractères.", field="q")
         return Query(q, pattern, True, None, pattern)
     plate = normalise(pattern)
     if plate is None:
-        raise InvalidInput(f"A whole plate has {MIN_LENGTH} to {MAX_LENGTH} letters and digits; "
-                           "for part of a plate use * or ?, e.g. AB-1* or ?B-12?-C?.", field="q")
+        raise InvalidInput(f"Une plaque entière a {MIN_LENGTH} à {MAX_LENGTH} lettres et "
+                           "chiffres ; pour une partie de plaque, utilisez * ou ?, par "
+                           "exemple AB-1* ou ?B-12?-C?.", field="q")
     return Query(q, plate.compact, False, plate, pattern)
 
 

@@ -273,9 +273,9 @@ class PlateSearch:
         within `fuzzy` differences (0, 1 or 2), on these cameras (None: all), overlapping
         [from_utc_us, to_utc_us]; best first, at most `limit`."""
         if not 0 <= fuzzy <= MAX_FUZZY:
-            raise InvalidInput(f"fuzzy is 0, 1 or {MAX_FUZZY} differences.", field="fuzzy")
+            raise InvalidInput(f"Tolérance : 0, 1 ou {MAX_FUZZY} différences.", field="fuzzy")
         if limit < 1:
-            raise InvalidInput("limit is at least 1.", field="limit")
+            raise InvalidInput("La limite est d'au moins 1.", field="limit")
         q = parse_query(query)
         flt = _Filter(tuple(camera_ids) if camera_ids is not None else None,
                       from_utc_us, to_utc_us)
@@ -306,9 +306,9 @@ class PlateSearch:
             base += [_P.key_id == PlateKey.id, PlateKey.folded.like(q.like(folded=True))]
         else:
             raise InvalidInput(
-                f"{q.text!r} matches too many plates to search them all: give at least 2 "
-                "characters at the start or the end, or 3 in a row (AB-1*, *-CD, *-123-*), "
-                "or choose cameras or a time range.", field="q")
+                f"« {q.text} » correspond à trop de plaques : donnez au moins 2 caractères "
+                "au début ou à la fin, ou 3 à la suite (AB-1*, *-CD, *-123-*), ou choisissez "
+                "des caméras ou une période.", field="q")
         exact = _P.compact.like(q.like())
         stmt = (select(*_HIT_COLUMNS).where(*base, exact)
                 .order_by(_P.confidence.desc(), _P.last_utc_us.desc()).limit(limit))
