@@ -153,8 +153,13 @@ class ServerProcess:
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
+                # a stuck shutdown: have the server write every thread's stack, then show it
+                self.proc.send_signal(signal.SIGUSR1)
+                time.sleep(1)
                 self.proc.kill()
                 self.proc.wait()
+                sys.stderr.write("server did not stop within 30 s; its log ends with:\n"
+                                 + self.log.read_text(errors="replace")[-20000:])
         code = self.proc.returncode
         self.proc = None
         return code

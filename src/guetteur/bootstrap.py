@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,26 +105,49 @@ class Container:
                                                    name="retention-purge"))
 
     async def stop(self) -> None:
+        stage = _StageTimer("shutdown")
         await asyncio.to_thread(self.exports.stop_worker)
+        stage.done("export worker")
         await asyncio.to_thread(self.plates.stop_worker)
+        stage.done("plate worker")
         if self.supervisor is not None:
             await self.supervisor.stop()
+            stage.done("recorders")
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        stage.done("background tasks")
         if self.writer is not None and self.writer_task is not None:
             self.writer.close()  # index what the stopped recorders handed over, then end
             await self.writer_task
             self.writer_task = None
+            stage.done("segment writer")
         if self.status is not None:
             await asyncio.to_thread(self.status.flush, True)
+            stage.done("status")
 
     def close(self) -> None:
         self.plates.close()
         self.engine.dispose()
+
+
+class _StageTimer:
+    """Logs how long each step of a sequence took; a slow step is a warning."""
+
+    SLOW_S = 3.0
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._last = time.monotonic()
+
+    def done(self, step: str) -> None:
+        now = time.monotonic()
+        took, self._last = now - self._last, now
+        level = logging.WARNING if took >= self.SLOW_S else logging.DEBUG
+        log.log(level, "%s: %s took %.1f s", self._what, step, took)
 
 
 def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = True) -> Container:

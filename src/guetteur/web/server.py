@@ -3,7 +3,10 @@ Ctrl-C: uvicorn stops accepting, then the lifespan stops the recorders and drain
 
 from __future__ import annotations
 
+import faulthandler
 import logging
+import signal
+import sys
 
 import uvicorn
 
@@ -22,6 +25,8 @@ def run_server(container: Container) -> None:
     config = uvicorn.Config(app, host=s.http_host, port=s.http_port, log_level="warning",
                             ws_max_size=1 << 20, timeout_graceful_shutdown=5,
                             proxy_headers=bool(proxies), forwarded_allow_ips=proxies or None)
+    # `kill -USR1 PID` writes every thread's stack to the log: what a stuck shutdown waits on
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     log.info("Guetteur listening on http://%s:%d", s.http_host, s.http_port)
     try:
         uvicorn.Server(config).run()
