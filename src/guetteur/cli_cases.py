@@ -8,16 +8,13 @@ audit trail names that person. Shell access to the server is already full access
 
 from __future__ import annotations
 
-import io
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from guetteur.cli_common import ConfigOpt, JsonOpt, container, handled, out
+from guetteur.cli_common import ConfigOpt, JsonOpt, container, follow_job, handled, out
 from guetteur.domain.timeutil import iso_paris, parse_instant
 
 case_app = typer.Typer(help="Réquisitions judiciaires.", no_args_is_help=True)
@@ -201,37 +198,10 @@ def export_cancel(job_id: int, as_: AsOpt, config: ConfigOpt = None) -> None:
 
 
 def _follow(c: Any, job_id: int, quiet: bool) -> Any:
-    """Run the job here if nobody has it yet (else follow the server's run); Ctrl-C cancels.
-    Progress: a bar on a terminal, a line every 10 % otherwise (logs, scripts)."""
-    runner = None
-    if c.exports.claim(job_id):
-        runner = threading.Thread(target=c.exports.run, args=(job_id,), daemon=True)
-        runner.start()
-    total = max(1, c.exports.progress(job_id).bytes_total)
-    tty = sys.stderr.isatty()
-    try:
-        with typer.progressbar(length=total, label="Extraction", show_eta=True,
-                               file=sys.stderr if tty and not quiet else io.StringIO()) as bar:
-            shown = step = 0
-            while True:
-                view = c.exports.progress(job_id)
-                done = total if view.state == "done" else min(view.bytes_done, total)
-                if done > shown:
-                    bar.update(done - shown)
-                    shown = done
-                if not tty and not quiet and done * 10 // total > step:
-                    step = done * 10 // total
-                    typer.echo(f"Extraction : {step * 10} % ({done / 1e6:.1f} / "
-                               f"{total / 1e6:.1f} Mo)", err=True)
-                if view.state in ("done", "failed", "cancelled"):
-                    break
-                time.sleep(0.3)
-    except KeyboardInterrupt:
-        c.exports.request_cancel(job_id)
-        typer.echo("\nAnnulation demandée…", err=True)
-    if runner is not None:
-        runner.join()
-    return c.exports.wait(job_id)
+    return follow_job(job_id, label="Extraction", claim=c.exports.claim, run=c.exports.run,
+                      view_of=c.exports.progress, cancel=c.exports.request_cancel,
+                      detail=lambda v: f"{v.bytes_done / 1e6:.1f} / {v.bytes_total / 1e6:.1f} Mo",
+                      now_us=c.clock.now_us, quiet=quiet)
 
 
 def _report(c: Any, view: Any, as_json: bool) -> None:

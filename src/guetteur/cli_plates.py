@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
 from typing import Annotated, Any
 
 import typer
 
 from guetteur.cli_cases import AsOpt, CaseOpt, _camera_ids, _who
-from guetteur.cli_common import ConfigOpt, JsonOpt, container, handled, out
+from guetteur.cli_common import ConfigOpt, JsonOpt, container, follow_job, handled, out
 from guetteur.domain.timeutil import iso_paris, parse_instant
 
 plates_app = typer.Typer(help="Lecture de plaques (sur réquisition) et recherche.",
@@ -41,34 +38,12 @@ def plates_analyse(case: CaseOpt, as_: AsOpt,
         start = min(h.start_utc_us for h in holds)
         end = max(h.end_utc_us for h in holds)
     job = c.plates.analyse(who, case, ids, start, end)
-    runner = None
-    if c.plates.claim(job.id):
-        runner = threading.Thread(target=c.plates.run, args=(job.id,), daemon=True)
-        runner.start()
-    tty = sys.stderr.isatty() and not as_json
-    shown = -1
-    try:
-        while True:
-            view = c.plates.job(job.id)
-            pct = int(view.progress * 100)
-            if pct != shown and not as_json:
-                eta = view.eta_s(c.clock.now_us())
-                line = (f"Analyse des plaques : {pct} % ({view.segments_done}/"
-                        f"{view.segments_total} segments)"
-                        + (f", environ {eta:.0f} s restantes" if eta is not None else ""))
-                typer.echo(("\r" + line) if tty else line, err=True, nl=not tty)
-                shown = pct
-            if view.state in ("done", "failed", "cancelled"):
-                break
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        c.plates.cancel(who, job.id)
-    if runner is not None:
-        runner.join()
+    view = follow_job(job.id, label="Analyse des plaques", claim=c.plates.claim,
+                      run=c.plates.run, view_of=c.plates.job,
+                      cancel=lambda job_id: c.plates.cancel(who, job_id),
+                      detail=lambda v: f"{v.segments_done}/{v.segments_total} segments",
+                      now_us=c.clock.now_us, quiet=as_json)
     c.plates.close()
-    view = c.plates.job(job.id)
-    if tty:
-        typer.echo("", err=True)
     if as_json:
         out(view.public(c.clock.now_us()))
     else:

@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
+from guetteur.adapters.plates.samples import Source
 from guetteur.adapters.plates.street import VehicleSpec
 from guetteur.adapters.plates.synth import render_video
 from guetteur.bootstrap import Container
 from guetteur.domain.cameras import CameraSpec
 from guetteur.domain.clock import FakeClock
 from guetteur.domain.errors import Forbidden, NotFound
-from guetteur.domain.plates import compact
+from guetteur.domain.plates import compact, normalise
 from guetteur.services.segment_index import SegmentRow
 
 T0 = 1_795_638_600_000_000  # 2026-11-25T20:30:00Z
@@ -44,20 +45,38 @@ def footage(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return sorted(work.glob("seg*.mp4"))
 
 
+@pytest.fixture(scope="module")
+def sub_footage(footage: list[Path]) -> Path:
+    """The same 24 s as a camera's sub-stream: 640x360, 500 kbit/s, one 24-s segment (its
+    boundaries differ from the main stream's, as they do on a real camera)."""
+    work = footage[0].parent
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i",
+                    str(work / "street.mp4"), "-vf", "scale=640:360", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-b:v", "500k", "-g", "50", "-bf", "0",
+                    "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+                    "-frag_duration", "200000", str(work / "sub.mp4")], check=True, timeout=120)
+    return work / "sub.mp4"
+
+
 @pytest.fixture
 def c(make_container: Any) -> Container:
     return make_container(clock=FakeClock(T0 + 3600 * S), plates_workers=2)
 
 
-def record(c: Container, footage: list[Path], name: str = "Avenue Foch") -> int:
+def record(c: Container, footage: list[Path], name: str = "Avenue Foch",
+           sub: Path | None = None) -> int:
     cid = c.registry.add(CameraSpec(name=name, main_url="rtsp://192.0.2.9/a"), actor="a").id
-    for i, src in enumerate(footage):
-        path = c.store.stream_dir(cid, "main") / f"20261125T203000000Z_{i:06d}.mp4"
+    parts = [("main", src, T0 + 12 * i * S, T0 + 12 * (i + 1) * S)
+             for i, src in enumerate(footage)]
+    if sub is not None:
+        parts.append(("sub", sub, T0, T0 + 24 * S))
+    for i, (stream, src, start, end) in enumerate(parts):
+        path = c.store.stream_dir(cid, stream) / f"20261125T203000000Z_{i:06d}.mp4"
         path.write_bytes(src.read_bytes())
         key = c.store.key_of(path)
         size, digest = c.store.finalize(key)
-        c.index.insert([SegmentRow(cid, "main", key, T0 + 12 * i * S, T0 + 12 * (i + 1) * S,
-                                   size, digest, "avc1.42c01f", 0)], [])
+        c.index.insert([SegmentRow(cid, stream, key, start, end, size, digest, "avc1.42c01f",
+                                   0)], [])
     return cid
 
 
@@ -97,6 +116,54 @@ def test_plates_are_read_from_recorded_footage_and_found(c: Container,
     assert c.plates.search(who, "0A-562-2X", fuzzy=0, case_ref=case.id) == []
     actions = [e["action"] for e in c.audit.iter_events()]
     assert "plates_analyse" in actions and actions.count("plates_search") >= 6
+
+
+def test_the_sub_stream_guides_the_analysis_to_fewer_keyframes_and_the_same_plates(
+        footage: list[Path], sub_footage: Path) -> None:
+    from guetteur.adapters.plates.analyse import analyse_segment
+    from guetteur.adapters.plates.ocr import PlateOCR
+
+    ocr = PlateOCR()
+    alone_kf = guided_kf = 0
+    alone: set[str] = set()
+    guided: set[str] = set()
+    for i, path in enumerate(footage):
+        start = T0 + 12 * i * S
+        a = analyse_segment(path, start, ocr)
+        g = analyse_segment(path, start, ocr, guide=[(sub_footage, T0)])
+        assert a.guide_keyframes_decoded == 0 and g.guide_keyframes_decoded >= 5
+        alone_kf += a.keyframes_decoded
+        guided_kf += g.keyframes_decoded
+        alone |= {p.compact for r in a.reads if (p := normalise(r.text))}
+        guided |= {p.compact for r in g.reads if (p := normalise(r.text))}
+        assert all(start <= r.at_utc_us < start + 12 * S for r in g.reads)
+    assert {compact(t) for t, _f, _s in PLATES} <= guided
+    assert alone <= guided
+    assert guided_kf < alone_kf  # the keyframes without motion were not decoded
+    # a sub-stream that does not cover the segment cannot guide: every keyframe is looked at
+    late = analyse_segment(footage[0], T0, ocr, guide=[(sub_footage, T0 + 3600 * S)])
+    assert late.keyframes_decoded >= len(Source(footage[0]).keys)
+
+
+def test_plate_job_uses_the_recorded_sub_stream(c: Container, footage: list[Path],
+                                                sub_footage: Path) -> None:
+    cid = record(c, footage, sub=sub_footage)
+    who = investigator(c)
+    case = c.cases.create(who, reference="PV 2026/559", service="BSU", officer="Lt C",
+                          requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
+    job = c.plates.analyse(who, case.id, [cid], T0, T0 + 24 * S)
+    items = c.plates._work_items(cid, job, gating=True)
+    assert [len(guide) for _p, _t, _g, guide in items] == [1, 1]
+    assert c.plates._work_items(cid, job, gating=False)[0][3] == []
+    try:
+        assert c.plates.claim(job.id)
+        done = c.plates.run(job.id)
+    finally:
+        c.plates.close()
+    assert done.state == "done", done.error
+    for text, _fmt, _style in PLATES:
+        [hit] = c.plates.search(who, text, case_ref=case.id)
+        assert hit.camera_id == cid and T0 <= hit.first_utc_us < T0 + 24 * S
 
 
 def test_commune_mode_refuses_any_reading_outside_a_case(c: Container,

@@ -19,7 +19,6 @@ import json
 import logging
 import re
 import shutil
-import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,6 +53,7 @@ from guetteur.services.access import AccessGate
 from guetteur.services.accounts import Accounts
 from guetteur.services.audit import AuditLog
 from guetteur.services.cases import Cases, CaseView
+from guetteur.services.jobs import INTERRUPTED, JobRunner, JobTable, fraction_done, time_left_s
 from guetteur.services.ports import SegmentStore
 from guetteur.services.registry import CameraRegistry
 from guetteur.services.segment_index import SegmentIndex
@@ -87,15 +87,10 @@ class JobView:
 
     @property
     def progress(self) -> float:
-        if self.state == "done":
-            return 1.0
-        return min(1.0, self.bytes_done / self.bytes_total) if self.bytes_total else 0.0
+        return fraction_done(self.state, self.bytes_done, self.bytes_total)
 
     def eta_s(self, now_us: int) -> float | None:
-        if self.state != "running" or not self.started_utc_us or self.progress <= 0.01:
-            return None
-        elapsed = (now_us - self.started_utc_us) / 1e6
-        return max(0.0, elapsed * (1 - self.progress) / self.progress)
+        return time_left_s(self.state, self.started_utc_us, self.progress, now_us)
 
     def public(self, now_us: int) -> dict[str, Any]:
         return asdict(self) | {
@@ -127,9 +122,8 @@ class EvidenceExports:
         self.dir = exports_dir
         self._max_export_s = max_export_s
         self.approval_required = approval_required
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._jobs = JobTable(sessions, clock, ExportJob)
+        self._runner = JobRunner("evidence-export", self._jobs, self.run)
 
     # -- public key --------------------------------------------------------------------
     def public_key(self) -> dict[str, str]:
@@ -172,7 +166,7 @@ class EvidenceExports:
                            detail={"case": case.reference, "export": job_id,
                                    "cameras": [names[c] for c in ids], "bytes": total,
                                    "state": state})
-        self._wake.set()
+        self._runner.wake()
         return self.get(who, job_id)
 
     def check_disk(self, needed_bytes: int) -> None:
@@ -214,19 +208,16 @@ class EvidenceExports:
     def approve(self, who: Principal, job_id: int, client_addr: str | None = None) -> JobView:
         job = self.get(who, job_id)
         check_can_approve_export(who, job.requested_by)
-        with self._sessions.begin() as db:
-            done = db.execute(update(ExportJob).where(
-                ExportJob.id == job_id, ExportJob.state == "awaiting_approval").values(
-                state="queued", approved_by=who.username,
-                approved_utc_us=self._clock.now_us())).rowcount
-        if not done:
+        if not self._jobs.transition(job_id, "awaiting_approval", state="queued",
+                                     approved_by=who.username,
+                                     approved_utc_us=self._clock.now_us()):
             raise Conflict("Cette extraction n'attend pas d'approbation.")
         self._audit.append("export_approve", user_id=who.user_id, username=who.username,
                            range_from_utc_us=job.start_utc_us, range_to_utc_us=job.end_utc_us,
                            client_addr=client_addr, reason=job.case_reference,
                            detail={"case": job.case_reference, "export": job_id,
                                    "requested_by": job.requested_by})
-        self._wake.set()
+        self._runner.wake()
         return self.get(who, job_id)
 
     def cancel(self, who: Principal, job_id: int, client_addr: str | None = None) -> JobView:
@@ -235,14 +226,7 @@ class EvidenceExports:
             raise NotFound(f"Extraction {job_id} inconnue.")
         if job.state in FINISHED_STATES:
             raise Conflict("Cette extraction est déjà terminée.")
-        with self._sessions.begin() as db:
-            db.execute(update(ExportJob).where(ExportJob.id == job_id).values(
-                cancel_requested=True))
-            # not started yet: cancelled at once; running: the runner stops at its next check
-            db.execute(update(ExportJob).where(
-                ExportJob.id == job_id,
-                ExportJob.state.in_(("queued", "awaiting_approval"))).values(
-                state="cancelled", finished_utc_us=self._clock.now_us()))
+        self._jobs.request_cancel(job_id, cancel_now=("queued", "awaiting_approval"))
         self._audit.append("export_cancel", user_id=who.user_id, username=who.username,
                            client_addr=client_addr, reason=job.case_reference,
                            detail={"case": job.case_reference, "export": job_id,
@@ -251,9 +235,7 @@ class EvidenceExports:
 
     def request_cancel(self, job_id: int) -> None:
         """Internal (the CLI that runs the job, on Ctrl-C)."""
-        with self._sessions.begin() as db:
-            db.execute(update(ExportJob).where(ExportJob.id == job_id).values(
-                cancel_requested=True))
+        self._jobs.request_cancel(job_id, cancel_now=())
 
     def download(self, who: Principal, job_id: int,
                  client_addr: str | None = None) -> tuple[Path, str]:
@@ -294,10 +276,7 @@ class EvidenceExports:
     # -- running jobs ----------------------------------------------------------------------
     def claim(self, job_id: int) -> bool:
         """Atomically take a queued job; False if someone else has it (or it is not queued)."""
-        with self._sessions.begin() as db:
-            return bool(db.execute(update(ExportJob).where(
-                ExportJob.id == job_id, ExportJob.state == "queued").values(
-                state="running", started_utc_us=self._clock.now_us())).rowcount)
+        return self._jobs.claim(job_id)
 
     def progress(self, job_id: int) -> JobView:
         """The job's state for whoever runs or follows it (no rights: internal use)."""
@@ -319,7 +298,10 @@ class EvidenceExports:
             name, size, manifest_sha = self._produce(job, case, partial)
         except Cancelled:
             partial.unlink(missing_ok=True)
-            self._finish(job, "cancelled")
+            if self._runner.stopping and not self._jobs.cancel_requested(job.id):
+                self._finish(job, "failed", error=INTERRUPTED)
+            else:
+                self._finish(job, "cancelled")
         except Exception as exc:  # any failure ends the job, said in its row
             partial.unlink(missing_ok=True)
             message = exc.message if isinstance(exc, GuetteurError) else repr(exc)
@@ -455,41 +437,16 @@ class EvidenceExports:
     # -- the worker thread ---------------------------------------------------------------
     def start_worker(self) -> None:
         self._recover()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._work, name="evidence-export", daemon=True)
-        self._thread.start()
+        self._runner.start()
 
     def stop_worker(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        self._runner.stop(timeout_s=30)
 
     def _recover(self) -> None:
         """Jobs left `running` by a killed process are failed; their partial files go."""
-        with self._sessions.begin() as db:
-            stale = db.scalars(select(ExportJob).where(ExportJob.state == "running")).all()
-            for row in stale:
-                row.state, row.error = "failed", "interrompue (arrêt du serveur)"
-                row.finished_utc_us = self._clock.now_us()
+        self._jobs.fail_interrupted()
         for part in self.dir.glob("*.zip.part") if self.dir.exists() else []:
             part.unlink(missing_ok=True)
-
-    def _work(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(timeout=2.0)
-            self._wake.clear()
-            while not self._stop.is_set():
-                with self._sessions() as db:
-                    job_id = db.scalar(select(ExportJob.id).where(ExportJob.state == "queued")
-                                       .order_by(ExportJob.id).limit(1))
-                if job_id is None or not self.claim(job_id):
-                    break
-                try:
-                    self.run(job_id)
-                except Exception:  # the worker must survive any job
-                    log.exception("export %s: runner error", job_id)
 
     def wait(self, job_id: int, timeout_s: float = 600) -> JobView:
         """Poll until the job has finished (tests, CLI following a server-run job)."""
@@ -525,10 +482,8 @@ class _Progress:
         now = time.monotonic()
         if not self._cancel and now - self._checked >= _PROGRESS_EVERY_S:
             self._checked = now
-            with self._exports._sessions() as db:
-                self._cancel = bool(db.scalar(select(ExportJob.cancel_requested).where(
-                    ExportJob.id == self._job_id)))
-        return self._cancel
+            self._cancel = self._exports._jobs.cancel_requested(self._job_id)
+        return self._cancel or self._exports._runner.stopping
 
 
 def _frames_csv(frame_times: list[tuple[int, bool, int]], time_base: Any) -> bytes:

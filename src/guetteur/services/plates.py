@@ -41,11 +41,19 @@ from guetteur.domain.timeutil import iso_paris
 from guetteur.services.access import AccessGate
 from guetteur.services.audit import AuditLog
 from guetteur.services.cases import Cases
+from guetteur.services.jobs import (
+    INTERRUPTED,
+    JobRunner,
+    JobTable,
+    fraction_done,
+    time_left_s,
+)
 from guetteur.services.plate_search import Hit, PlateSearch, ReadRow, passage_from_reads
 from guetteur.services.segment_index import SegmentIndex
 
 log = logging.getLogger(__name__)
 STREAM = "main"
+GUIDE_STREAM = "sub"  # motion is looked for on the sub-stream when it was recorded
 PASSAGE_GAP_US = 6_000_000  # reads of one vehicle on one camera are at most this far apart
 COMMUNE_REFUSAL = (
     "Lecture de plaques refusée : en mode « commune », la lecture automatique des plaques "
@@ -81,15 +89,10 @@ class PlateJobView:
 
     @property
     def progress(self) -> float:
-        if self.state == "done":
-            return 1.0
-        return self.segments_done / self.segments_total if self.segments_total else 0.0
+        return fraction_done(self.state, self.segments_done, self.segments_total)
 
     def eta_s(self, now_us: int) -> float | None:
-        if self.state != "running" or not self.started_utc_us or self.progress <= 0.01:
-            return None
-        elapsed = (now_us - self.started_utc_us) / 1e6
-        return max(0.0, elapsed * (1 - self.progress) / self.progress)
+        return time_left_s(self.state, self.started_utc_us, self.progress, now_us)
 
     def public(self, now_us: int) -> dict[str, Any]:
         return asdict(self) | {"progress": round(self.progress, 4), "eta_s": self.eta_s(now_us),
@@ -114,9 +117,8 @@ class PlateReading:
         self.mode = mode
         self.workers = workers
         self._max_s = max_s
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._jobs = JobTable(sessions, clock, PlateJob)
+        self._runner: JobRunner | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -152,7 +154,7 @@ class PlateReading:
                            detail={"case": case.reference, "plate_job": job_id,
                                    "cameras": ids, "segments": segments,
                                    "gating": gating})
-        self._wake.set()
+        self._wake()
         return self.job(job_id)
 
     def _insert(self, case_id: int | None, ids: builtins.list[int], from_us: int, to_us: int,
@@ -198,22 +200,14 @@ class PlateReading:
                             "annuler cette analyse.")
         if view.state in FINISHED_STATES:
             raise Conflict("Cette analyse est déjà terminée.")
-        with self._sessions.begin() as db:
-            db.execute(update(PlateJob).where(PlateJob.id == job_id).values(
-                cancel_requested=True))
-            db.execute(update(PlateJob).where(PlateJob.id == job_id,
-                                              PlateJob.state == "queued").values(
-                state="cancelled", finished_utc_us=self._clock.now_us()))
+        self._jobs.request_cancel(job_id)
         self._audit.append("plates_cancel", user_id=who.user_id, username=who.username,
                            client_addr=client_addr, reason=view.case_reference,
                            detail={"plate_job": job_id})
         return self.job(job_id)
 
     def claim(self, job_id: int) -> bool:
-        with self._sessions.begin() as db:
-            return bool(db.execute(update(PlateJob).where(
-                PlateJob.id == job_id, PlateJob.state == "queued").values(
-                state="running", started_utc_us=self._clock.now_us())).rowcount)
+        return self._jobs.claim(job_id)
 
     # -- running -------------------------------------------------------------------------------
     def _executor(self) -> ProcessPoolExecutor:
@@ -240,7 +234,10 @@ class PlateReading:
         try:
             passages, reads = self._run(view, gating)
         except _Cancelled:
-            self._end(job_id, "cancelled")
+            if self._stopping() and not self._jobs.cancel_requested(job_id):
+                self._end(job_id, "failed", error=INTERRUPTED)
+            else:
+                self._end(job_id, "cancelled")
         except Exception as exc:  # the job's row says why; the runner goes on
             log.exception("plate job %d failed", job_id)
             self._end(job_id, "failed", error=getattr(exc, "message", None) or repr(exc))
@@ -261,21 +258,27 @@ class PlateReading:
                 state=state, error=error, finished_utc_us=self._clock.now_us()))
 
     def _cancel_requested(self, job_id: int) -> bool:
-        with self._sessions() as db:
-            return bool(db.scalar(select(PlateJob.cancel_requested)
-                                  .where(PlateJob.id == job_id)))
+        return self._stopping() or self._jobs.cancel_requested(job_id)
+
+    def _stopping(self) -> bool:
+        return self._runner is not None and self._runner.stopping
 
     def _run(self, view: PlateJobView, gating: bool) -> tuple[int, int]:
+        """Every segment of every camera is queued to the workers at once (in camera order, so
+        that no worker waits at a camera's end); a camera's passages are indexed as soon as
+        its segments are done, so the first cameras are searchable early."""
         pool = self._executor()
         done = passages = reads = 0
         last_report = 0.0
-        for cid in view.camera_ids:
-            segments = self._index.covering(cid, STREAM, view.start_utc_us, view.end_utc_us)
-            futures: list[Future[SegmentResult]] = [
-                pool.submit(worker.analyse, str(self._store.path_of(s.storage_key)),
-                            s.start_utc_us, gating) for s in segments]
-            found: list[Read] = []
-            try:
+        queued: list[tuple[int, list[Future[SegmentResult]]]] = []
+        try:
+            for cid in view.camera_ids:
+                if self._cancel_requested(view.id):
+                    raise _Cancelled
+                queued.append((cid, [pool.submit(worker.analyse, *args)
+                                     for args in self._work_items(cid, view, gating)]))
+            for cid, futures in queued:
+                found: list[Read] = []
                 for fut in futures:
                     result = fut.result()
                     found.extend(r for r in result.reads
@@ -287,15 +290,31 @@ class PlateReading:
                         self._progress(view.id, done)
                         if self._cancel_requested(view.id):
                             raise _Cancelled
-            except BaseException:
+                passages += self._index_passages(cid, found, view)
+                reads += len(found)
+                self._progress(view.id, done, passages, reads)
+        except BaseException:
+            for _, futures in queued:
                 for fut in futures:
                     fut.cancel()
-                raise
-            made = self._index_passages(cid, found, view)
-            passages += made
-            reads += len(found)
-            self._progress(view.id, done, passages, reads)
+            raise
         return passages, reads
+
+    def _work_items(self, camera_id: int, view: PlateJobView,
+                    gating: bool) -> builtins.list[tuple[str, int, bool, list[tuple[str, int]]]]:
+        """(main segment path, its start, gating, its sub-stream guide) for each main segment
+        in the window; the guide is the sub-stream segments overlapping the main one."""
+        mains = self._index.covering(camera_id, STREAM, view.start_utc_us, view.end_utc_us)
+        subs = self._index.covering(camera_id, GUIDE_STREAM, view.start_utc_us,
+                                    view.end_utc_us) if gating and mains else []
+        items = []
+        for seg in mains:
+            guide = [(str(self._store.path_of(sub.storage_key)), sub.start_utc_us)
+                     for sub in subs
+                     if sub.start_utc_us < seg.end_utc_us and sub.end_utc_us > seg.start_utc_us]
+            items.append((str(self._store.path_of(seg.storage_key)), seg.start_utc_us, gating,
+                          guide))
+        return items
 
     def _progress(self, job_id: int, done: int, passages: int | None = None,
                   reads: int | None = None) -> None:
@@ -402,48 +421,25 @@ class PlateReading:
                 if count:
                     created.append(self._insert(None, [cid], start, end, "continu", count))
         if created:
-            self._wake.set()
+            self._wake()
         return created
 
     # -- the runner thread --------------------------------------------------------------------
     def start_worker(self, continuous_interval_s: float = 30.0) -> None:
-        with self._sessions.begin() as db:
-            for row in db.scalars(select(PlateJob).where(PlateJob.state == "running")):
-                row.state, row.error = "failed", "interrompue (arrêt du serveur)"
-                row.finished_utc_us = self._clock.now_us()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._work, args=(continuous_interval_s,),
-                                        name="plate-reading", daemon=True)
-        self._thread.start()
+        self._jobs.fail_interrupted()
+        tick = self.continuous_once if self.mode == "police" else None
+        self._runner = JobRunner("plate-reading", self._jobs, self.run, tick=tick,
+                                 tick_every_s=continuous_interval_s)
+        self._runner.start()
+
+    def _wake(self) -> None:
+        if self._runner is not None:
+            self._runner.wake()
 
     def stop_worker(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=60)
-            self._thread = None
+        if self._runner is not None:
+            self._runner.stop(timeout_s=30)
         self.close()
-
-    def _work(self, interval_s: float) -> None:
-        next_continuous = 0.0
-        while not self._stop.is_set():
-            if self.mode == "police" and time.monotonic() >= next_continuous:
-                next_continuous = time.monotonic() + interval_s
-                try:
-                    self.continuous_once()
-                except Exception:
-                    log.exception("continuous plate reading: could not queue")
-            with self._sessions() as db:
-                job_id = db.scalar(select(PlateJob.id).where(PlateJob.state == "queued")
-                                   .order_by(PlateJob.id).limit(1))
-            if job_id is not None and self.claim(job_id):
-                try:
-                    self.run(job_id)
-                except Exception:
-                    log.exception("plate job %s: runner error", job_id)
-                continue
-            self._wake.wait(timeout=2.0)
-            self._wake.clear()
 
     def wait(self, job_id: int, timeout_s: float = 600) -> PlateJobView:
         deadline = time.monotonic() + timeout_s

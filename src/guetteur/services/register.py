@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from guetteur.adapters.db.models import AuditEvent, Camera
@@ -52,7 +52,7 @@ class Register:
                 kinds: list[str] | None = None, limit: int | None = None,
                 newest_first: bool = False) -> Iterator[dict[str, Any]]:
         actions = [k for k in (kinds or list(KINDS)) if k in KINDS]
-        conds = [AuditEvent.action.in_(actions)]
+        conds: list[ColumnElement[bool]] = [AuditEvent.action.in_(actions)]
         if from_utc_us is not None:
             conds.append(AuditEvent.at_utc_us >= from_utc_us)
         if to_utc_us is not None:

@@ -14,6 +14,7 @@ pts) in the stream's time base.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -52,7 +53,7 @@ class RemuxResult:
     frame_times: list[tuple[int, bool, int]] = field(default_factory=list)
 
 
-def remux_parts(parts: list[Part], from_us: int, to_us: int, out: IO[bytes],
+def remux_parts(parts: list[Part], from_us: int, to_us: int, out: io.RawIOBase | IO[bytes],
                 on_progress: Callable[[int], None] | None = None,
                 cancelled: Callable[[], bool] | None = None) -> RemuxResult:
     """Write the frames of `parts` (in order) between from_us and to_us into `out`."""

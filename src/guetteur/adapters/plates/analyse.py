@@ -39,10 +39,9 @@ each at 1080p, 30 a minute).
 
 from __future__ import annotations
 
-import mmap
-import struct
+import bisect
 import time
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,7 +50,7 @@ import av
 import cv2
 import numpy as np
 
-from guetteur.adapters.media.fmp4 import Box, iter_boxes
+from guetteur.adapters.plates.samples import Source
 from guetteur.domain.plates import normalise
 
 SCALE = 4  # motion is found at 1/4 of the frame's size
@@ -92,209 +91,7 @@ class SegmentResult:
     ocr_calls: int = 0
     seconds: float = 0.0
     frames_decoded: int = 0  # keyframes and predicted frames
-
-
-# --------------------------------------------------------------------------- samples
-
-@dataclass
-class _Sample:
-    pts: int
-    offset: int
-    size: int
-    key: bool
-    packet: Any = None  # an av.Packet when demuxed by PyAV (fallback)
-
-
-class _Source:
-    """The segment's video samples in decoding order, grouped into GOPs, and a decoder."""
-
-    def __init__(self, path: Path) -> None:
-        self._mm: mmap.mmap | None = None
-        self._fh = None
-        parsed = _parse_fmp4(path)
-        if parsed is not None:
-            self.samples, extradata, self.ticks_per_s, self._fh, self._mm = parsed
-            codec_name = "h264"
-        else:
-            self.samples, extradata, self.ticks_per_s, codec_name = _demux(path)
-        self.keys = [i for i, s in enumerate(self.samples) if s.key]
-        self.decoder = av.CodecContext.create(codec_name, "r")
-        self.decoder.extradata = extradata
-        self.decoder.thread_count = 1
-        self.first_pts = self.samples[0].pts if self.samples else 0
-
-    def gop(self, g: int) -> range:
-        """Sample indexes of GOP `g` (its keyframe first)."""
-        end = self.keys[g + 1] if g + 1 < len(self.keys) else len(self.samples)
-        return range(self.keys[g], end)
-
-    def decode(self, index: int) -> Any | None:
-        s = self.samples[index]
-        if s.packet is not None:
-            packet = s.packet
-        else:
-            assert self._mm is not None
-            packet = av.Packet(self._mm[s.offset:s.offset + s.size])
-            packet.pts = packet.dts = s.pts
-        # one thread and no B-frames: a frame comes out of the decoder as soon as it goes in
-        for frame in self.decoder.decode(packet):
-            return frame
-        return None
-
-    def us(self, index: int) -> int:
-        return round((self.samples[index].pts - self.first_pts) * 1e6 / self.ticks_per_s)
-
-    def close(self) -> None:
-        if self._mm is not None:
-            self._mm.close()
-        if self._fh is not None:
-            self._fh.close()
-
-
-def _children(data: Any, box: Box) -> Iterator[Box]:
-    return iter_boxes(data, box.start + 8, box.end)
-
-
-def _full_box_flags(data: Any, box: Box) -> int:
-    return int.from_bytes(data[box.start + 9:box.start + 12], "big")
-
-
-def _parse_fmp4(path: Path) -> tuple[list[_Sample], bytes, int, Any, mmap.mmap] | None:
-    """Samples of a fragmented MP4 with one H.264 track, from its `moof` boxes; None when the
-    file is anything else (the caller then demuxes it with PyAV)."""
-    fh = path.open("rb")
-    try:
-        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-    except (ValueError, OSError):
-        fh.close()
-        return None
-    try:
-        parsed = _parse_mapped(mm)
-    except (struct.error, IndexError, ValueError):
-        parsed = None
-    if parsed is None:
-        mm.close()
-        fh.close()
-        return None
-    samples, extradata, timescale = parsed
-    return samples, extradata, timescale, fh, mm
-
-
-def _parse_mapped(mm: mmap.mmap) -> tuple[list[_Sample], bytes, int] | None:
-    moov = None
-    samples: list[_Sample] = []
-    for box in iter_boxes(mm):
-        if box.kind == b"moov":
-            moov = box
-        elif box.kind == b"moof" and not _parse_moof(mm, box, samples):
-            return None
-    if moov is None or not samples or not samples[0].key:
-        return None
-    init = mm[moov.start:moov.end]
-    if init.count(b"trak") != 1:
-        return None  # several tracks: let PyAV sort them out
-    avcc = init.find(b"avcC")
-    mdhd = init.find(b"mdhd")
-    if avcc < 4 or mdhd < 4:
-        return None
-    size = struct.unpack_from(">I", init, avcc - 4)[0]
-    extradata = init[avcc + 4:avcc - 4 + size]
-    version = init[mdhd + 4]
-    timescale = struct.unpack_from(">I", init, mdhd + 4 + 4 + (16 if version == 1 else 8))[0]
-    if timescale <= 0:
-        return None
-    return samples, extradata, timescale
-
-
-def _parse_moof(mm: mmap.mmap, moof: Box, samples: list[_Sample]) -> bool:
-    traf = next((b for b in _children(mm, moof) if b.kind == b"traf"), None)
-    if traf is None:
-        return False
-    default_duration = default_size = default_flags = 0
-    base_offset = moof.start  # default-base-is-moof (the recorder's movflags)
-    base_time = None
-    trun = None
-    for box in _children(mm, traf):
-        if box.kind == b"tfhd":
-            flags = _full_box_flags(mm, box)
-            pos = box.start + 16  # header, version/flags, track id
-            if flags & 0x01:
-                base_offset = struct.unpack_from(">Q", mm, pos)[0]
-                pos += 8
-            if flags & 0x02:
-                pos += 4
-            if flags & 0x08:
-                default_duration = struct.unpack_from(">I", mm, pos)[0]
-                pos += 4
-            if flags & 0x10:
-                default_size = struct.unpack_from(">I", mm, pos)[0]
-                pos += 4
-            if flags & 0x20:
-                default_flags = struct.unpack_from(">I", mm, pos)[0]
-        elif box.kind == b"tfdt":
-            fmt = ">Q" if mm[box.start + 8] == 1 else ">I"
-            base_time = struct.unpack_from(fmt, mm, box.start + 12)[0]
-        elif box.kind == b"trun":
-            if trun is not None:
-                return False  # several runs: not what the recorder writes
-            trun = box
-    if trun is None or base_time is None:
-        return False
-    flags = _full_box_flags(mm, trun)
-    version = mm[trun.start + 8]
-    count = struct.unpack_from(">I", mm, trun.start + 12)[0]
-    pos = trun.start + 16
-    offset = base_offset
-    if flags & 0x01:
-        offset += struct.unpack_from(">i", mm, pos)[0]
-        pos += 4
-    first_flags = None
-    if flags & 0x04:
-        first_flags = struct.unpack_from(">I", mm, pos)[0]
-        pos += 4
-    t = base_time
-    for i in range(count):
-        duration, size, sflags, cto = default_duration, default_size, default_flags, 0
-        if flags & 0x100:
-            duration = struct.unpack_from(">I", mm, pos)[0]
-            pos += 4
-        if flags & 0x200:
-            size = struct.unpack_from(">I", mm, pos)[0]
-            pos += 4
-        if flags & 0x400:
-            sflags = struct.unpack_from(">I", mm, pos)[0]
-            pos += 4
-        if i == 0 and first_flags is not None:
-            sflags = first_flags
-        if flags & 0x800:
-            cto = struct.unpack_from(">i" if version else ">I", mm, pos)[0]
-            pos += 4
-        if size <= 0 or offset + size > len(mm):
-            return False
-        samples.append(_Sample(t + cto, offset, size, not (sflags >> 16) & 1))
-        offset += size
-        t += duration
-    return True
-
-
-def _demux(path: Path) -> tuple[list[_Sample], bytes, int, str]:
-    container = av.open(str(path))
-    try:
-        stream = container.streams.video[0]
-        samples = []
-        for pkt in container.demux(stream):
-            if pkt.dts is None or pkt.size == 0:
-                continue
-            pts = pkt.pts if pkt.pts is not None else pkt.dts
-            if not samples and not pkt.is_keyframe:
-                continue  # nothing decodes before the first keyframe
-            samples.append(_Sample(pts, 0, pkt.size, bool(pkt.is_keyframe), pkt))
-        tb = stream.time_base
-        ticks = round(tb.denominator / tb.numerator) if tb.numerator else 90_000
-        return (samples, bytes(stream.codec_context.extradata or b""), ticks,
-                stream.codec_context.name)
-    finally:
-        container.close()
+    guide_keyframes_decoded: int = 0  # of the sub-stream, when it guides the analysis
 
 
 # --------------------------------------------------------------------------- pixels
@@ -450,7 +247,7 @@ def _plate_jpeg(frame: Any, box: tuple[int, int, int, int]) -> bytes:
 # --------------------------------------------------------------------------- analysis
 
 class _Analysis:
-    def __init__(self, src: _Source, start_utc_us: int, ocr: Any, min_score: float,
+    def __init__(self, src: Source, start_utc_us: int, ocr: Any, min_score: float,
                  result: SegmentResult) -> None:
         self.src = src
         self.start = start_utc_us
@@ -556,12 +353,16 @@ class _Analysis:
 
 
 def analyse_segment(path: Path, start_utc_us: int, ocr: Any, gating: bool = True,
-                    min_score: float = 0.5) -> SegmentResult:
+                    min_score: float = 0.5,
+                    guide: Sequence[tuple[Path, int]] = ()) -> SegmentResult:
     """Plate texts read in the segment at `path`, whose first frame is at `start_utc_us`.
-    `ocr.read(image, max_side)` returns boxes with `.text`, `.score`, `.box` (x, y, w, h)."""
+    `ocr.read(image, max_side)` returns boxes with `.text`, `.score`, `.box` (x, y, w, h).
+    `guide`: the same camera's sub-stream segments (path, UTC of their first frame) over the
+    same time; with gating, motion is found on them and only the keyframes of `path` around it
+    are decoded."""
     t0 = time.process_time()
     result = SegmentResult()
-    src = _Source(path)
+    src = Source(path)
     try:
         result.gops = len(src.keys)
         if not src.keys:
@@ -574,40 +375,122 @@ def analyse_segment(path: Path, start_utc_us: int, ocr: Any, gating: bool = True
                     result.gops_looked += 1
                     job.read(frame, index, None)
         else:
-            _gated(job, src)
+            plan = _motion_from_guide(job, src, guide) if guide else None
+            if plan is None:
+                plan = _motion_from_keyframes(job, src)
+            if plan is not None:
+                _read_vehicles(job, src, plan)
     finally:
         src.close()
     result.seconds = time.process_time() - t0
     return result
 
 
-def _gated(job: _Analysis, src: _Source) -> None:
-    # 1. every keyframe, its luma at 1/4; the background from a few of them
-    frames: list[Any] = []
-    smalls: list[np.ndarray | None] = []
-    for index in src.keys:
-        frame = job.decode(index)
-        frames.append(frame)
-        smalls.append(_small(frame) if frame is not None else None)
-    valid = [s for s in smalls if s is not None]
-    if len(valid) < 3:
-        return
-    step = max(1, len(valid) // BACKGROUND_SAMPLES)
-    background = np.median(np.stack(valid[::step][:BACKGROUND_SAMPLES]), axis=0).astype(np.uint8)
-    size = next((f.width, f.height) for f in frames if f is not None)
-    changes = np.zeros(background.shape, np.uint16)
-    for small in valid:
-        changes += _changed(small, background) > 0
-    busy = cv2.dilate((changes >= BUSY_SHARE * len(valid)).astype(np.uint8),
-                      np.ones((5, 5), np.uint8), iterations=2)
+@dataclass
+class _Plan:
+    """Where the vehicles may be: the background and the always-changing areas (1/SCALE of
+    the frame), and the keyframes to look at, decoded already or to decode (None)."""
+    background: np.ndarray
+    busy: np.ndarray
+    size: tuple[int, int]
+    keyframes: dict[int, Any | None]  # GOP -> decoded keyframe, or None: decode when needed
+    smalls: dict[int, np.ndarray] = field(default_factory=dict)  # of the decoded keyframes
 
-    # 2. read the vehicles seen well at a keyframe; note the GOPs to scan
+
+def _background(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The per-pixel median of a few of `smalls`, and the areas that change in most of them
+    (a burnt-in clock, leaves)."""
+    step = max(1, len(smalls) // BACKGROUND_SAMPLES)
+    background = np.median(np.stack(smalls[::step][:BACKGROUND_SAMPLES]),
+                           axis=0).astype(np.uint8)
+    changes = np.zeros(background.shape, np.uint16)
+    for small in smalls:
+        changes += _changed(small, background) > 0
+    busy = cv2.dilate((changes >= BUSY_SHARE * len(smalls)).astype(np.uint8),
+                      np.ones((5, 5), np.uint8), iterations=2)
+    return background, busy
+
+
+def _motion_from_keyframes(job: _Analysis, src: Source) -> _Plan | None:
+    """Every keyframe decoded, its luma at 1/SCALE; the background from a few of them."""
+    frames: dict[int, Any | None] = {}
+    smalls: dict[int, np.ndarray] = {}
+    for g, index in enumerate(src.keys):
+        frame = job.decode(index)
+        if frame is not None:
+            frames[g] = frame
+            smalls[g] = _small(frame)
+    if len(smalls) < 3:
+        return None
+    background, busy = _background(list(smalls.values()))
+    first = next(iter(frames.values()))
+    return _Plan(background, busy, (first.width, first.height), frames, smalls)
+
+
+def _motion_from_guide(job: _Analysis, src: Source,
+                       guide: Sequence[tuple[Path, int]]) -> _Plan | None:
+    """Motion found on the sub-stream's keyframes (a 640x360 keyframe decodes ~10x faster
+    than a 1080p one): its luma scaled to 1/SCALE of the main stream's frame is compared with
+    its own background, and only the main keyframes around a change are kept, the one before
+    it and the one after (a vehicle seen at a sub-stream keyframe is in view at one of them, or
+    crosses between them and is found by the scan of that GOP). None when the sub-stream cannot
+    guide (missing, too short): every main keyframe is decoded then."""
+    width, height = src.size
+    target = (width // SCALE, height // SCALE)
+    key_us = src.wall_us(job.start)
+    gop_us = (key_us[-1] - key_us[0]) / max(1, len(key_us) - 1)
+    lo, hi = key_us[0] - gop_us, key_us[-1] + 2 * gop_us
+    probes: list[tuple[int, np.ndarray]] = []
+    for path, start_us in guide:
+        try:
+            sub = Source(path)
+        except (OSError, av.FFmpegError, ValueError, IndexError):
+            continue  # a damaged sub-stream file: it does not guide, nothing is lost
+        try:
+            for g, at in enumerate(sub.wall_us(start_us)):
+                if not lo <= at < hi:
+                    continue
+                frame = sub.decode(sub.keys[g])
+                job.result.guide_keyframes_decoded += 1
+                if frame is None:
+                    continue
+                luma = _planes(frame)[0]
+                small = cv2.resize(luma, target, interpolation=cv2.INTER_AREA)
+                probes.append((at, cv2.GaussianBlur(small, (5, 5), 0)))
+        finally:
+            sub.close()
+    if len(probes) < 3 or probes[0][0] > key_us[0] + gop_us or probes[-1][0] < key_us[-1]:
+        return None  # too few, or the sub-stream does not cover the segment: no guide
+    background, busy = _background([small for _, small in probes])
+    wanted: dict[int, Any | None] = {}
+    for at, small in probes:
+        if regions(small, background, (width, height), busy):
+            g = bisect.bisect_right(key_us, at) - 1  # the main keyframe at or before
+            for k in (g, g + 1):
+                if 0 <= k < len(key_us):
+                    wanted[k] = None
+    return _Plan(background, busy, (width, height), dict(sorted(wanted.items())))
+
+
+def _read_vehicles(job: _Analysis, src: Source, plan: _Plan) -> None:
+    background, busy, size = plan.background, plan.busy, plan.size
+    # 1. read the vehicles seen well at a keyframe; note the GOPs to scan
     scan_after: dict[int, list[str]] = {}  # GOP -> edges where a vehicle is cut ("" = none)
     done: dict[int, list[tuple[int, int, int, int]]] = {}  # GOP -> boxes read confidently
     previous: list[tuple[tuple[int, int, int, int], float]] = []
-    for g, (frame, small) in enumerate(zip(frames, smalls, strict=True)):
-        if frame is None or small is None:
-            continue
+    last_g = -2
+    for g in list(plan.keyframes):
+        frame = plan.keyframes.pop(g)
+        small = plan.smalls.pop(g, None)
+        if frame is None:
+            frame = job.decode(src.keys[g])
+            if frame is None:
+                continue
+        if small is None:
+            small = _small(frame)
+        if g != last_g + 1:
+            previous = []  # a parked vehicle is only known from the keyframe just before
+        last_g = g
         current = []
         for region in regions(small, background, size, busy):
             if region.readable:
@@ -621,9 +504,8 @@ def _gated(job: _Analysis, src: _Source) -> None:
                     continue
             scan_after.setdefault(g, []).append(region.cut)
         previous = current
-    frames.clear()
 
-    # 3. the frames between keyframes, where a vehicle was caught badly
+    # 2. the frames between keyframes, where a vehicle was caught badly
     scanned: set[int] = set()
     for g in sorted(scan_after):
         edges = [e for e in scan_after[g] if e]

@@ -21,7 +21,10 @@ def init(threads: int = 1) -> None:
     _ocr = PlateOCR(threads=threads)
 
 
-def analyse(path: str, start_utc_us: int, gating: bool = True) -> SegmentResult:
+def analyse(path: str, start_utc_us: int, gating: bool = True,
+            guide: list[tuple[str, int]] | None = None) -> SegmentResult:
+    """`guide`: the camera's sub-stream segments over the same time (path, UTC start)."""
     if _ocr is None:
         init()
-    return analyse_segment(Path(path), start_utc_us, _ocr, gating=gating)
+    return analyse_segment(Path(path), start_utc_us, _ocr, gating=gating,
+                           guide=[(Path(p), t) for p, t in guide or []])

@@ -39,7 +39,6 @@
     cancelled: 'annulée',
   };
   const FINISHED = new Set(['done', 'failed', 'cancelled']);
-  const fmtPct = new Intl.NumberFormat('fr-FR', { style: 'percent', maximumFractionDigits: 0 });
 
   let cameras = [];
   const cameraNames = new Map();
@@ -302,21 +301,8 @@
     q('.export-meta').textContent = meta;
 
     // Progress: queued, running, done (kept at 100 %, it tells the operator it went through).
-    const line = q('.export-progress');
-    const bar = q('progress');
-    line.hidden = !['queued', 'running', 'done'].includes(job.state);
-    const pct = job.state === 'done' ? 1 : (job.progress || 0);
-    bar.value = Math.round(pct * 1000) / 10;
-    bar.setAttribute('aria-valuetext', fmtPct.format(pct));
-    bar.title = `Avancement : ${fmtPct.format(pct)}`;
-    q('.export-pct').textContent = fmtPct.format(pct);
-    let eta = '';
-    if (job.state === 'running') {
-      eta = job.eta_s != null ? `environ ${G.formatDuration(job.eta_s)} restantes` : 'calcul du temps restant…';
-    } else if (job.state === 'queued') {
-      eta = 'en attente de démarrage (une extraction à la fois)';
-    }
-    q('.export-eta').textContent = eta;
+    G.showJobProgress({ line: q('.export-progress'), bar: q('progress'), pct: q('.export-pct'),
+      eta: q('.export-eta') }, job, 'en attente de démarrage (une extraction à la fois)');
     q('.export-bytes').textContent = job.state === 'running'
       ? `${G.formatBytes(job.bytes_done)} lus sur ${G.formatBytes(job.bytes_total)}`
       : (job.state === 'queued' ? `${G.formatBytes(job.bytes_total)} à lire` : '');

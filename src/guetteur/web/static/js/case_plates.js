@@ -28,7 +28,6 @@ window.GuetteurCasePlates = function (ctx) {
     cancelled: 'annulée',
   };
   const FINISHED = new Set(['done', 'failed', 'cancelled']);
-  const fmtPct = new Intl.NumberFormat('fr-FR', { style: 'percent', maximumFractionDigits: 0 });
   const cards = new Map(); // job id -> {node, job}
   const list = $('plate-jobs-list');
   const empty = $('plate-jobs-empty');
@@ -114,21 +113,10 @@ window.GuetteurCasePlates = function (ctx) {
     }
     q('.job-meta').textContent = meta;
 
-    const line = q('.job-progress');
-    line.hidden = !['queued', 'running', 'done'].includes(job.state);
-    const pct = job.state === 'done' ? 1 : (job.progress || 0);
     const bar = q('progress');
-    bar.value = Math.round(pct * 1000) / 10;
     bar.setAttribute('aria-label', `Avancement de l’analyse n° ${job.id}`);
-    bar.setAttribute('aria-valuetext', fmtPct.format(pct));
-    q('.job-pct').textContent = fmtPct.format(pct);
-    let eta = '';
-    if (job.state === 'running') {
-      eta = job.eta_s != null ? `environ ${G.formatDuration(job.eta_s)} restantes` : 'calcul du temps restant…';
-    } else if (job.state === 'queued') {
-      eta = 'en attente de démarrage (une analyse à la fois)';
-    }
-    q('.job-eta').textContent = eta;
+    G.showJobProgress({ line: q('.job-progress'), bar, pct: q('.job-pct'), eta: q('.job-eta') },
+      job, 'en attente de démarrage (une analyse à la fois)');
     q('.job-counts').textContent = counts(job);
 
     if (!previous || previous.state !== job.state) {

@@ -11,6 +11,7 @@
 (function () {
   const TZ = 'Europe/Paris';
   const LOCALE = 'fr-FR';
+  const PERCENT = new Intl.NumberFormat(LOCALE, { style: 'percent', maximumFractionDigits: 0 });
 
   const fmtTime = new Intl.DateTimeFormat(LOCALE, {
     timeZone: TZ, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
@@ -197,6 +198,27 @@
     /** Same as fetchJson with a method and a JSON body: G.sendJson('/api/x', 'POST', {...}). */
     sendJson(url, method, body) {
       return G.fetchJson(url, { method, body: body == null ? undefined : body });
+    },
+    /**
+     * Shows a background job's progress (an export, a plate analysis) in its card: `parts` holds
+     * the line, its <progress>, the percentage and time-left spans; `waiting` says why a queued
+     * job has not started. Shown while queued, running and done (kept at 100 %: it went through).
+     */
+    showJobProgress(parts, job, waiting) {
+      const pct = job.state === 'done' ? 1 : (job.progress || 0);
+      const text = PERCENT.format(pct);
+      parts.line.hidden = !['queued', 'running', 'done'].includes(job.state);
+      parts.bar.value = Math.round(pct * 1000) / 10;
+      parts.bar.setAttribute('aria-valuetext', text);
+      parts.bar.title = `Avancement : ${text}`;
+      parts.pct.textContent = text;
+      let eta = '';
+      if (job.state === 'running') {
+        eta = job.eta_s != null ? `environ ${G.formatDuration(job.eta_s)} restantes` : 'calcul du temps restant…';
+      } else if (job.state === 'queued') {
+        eta = waiting;
+      }
+      parts.eta.textContent = eta;
     },
     /** French names of the roles. */
     ROLE_LABELS: {
