@@ -28,6 +28,8 @@ from guetteur.adapters.plates.synth import FPS, plan_vehicles, render_video
 SEGMENT_S = 60
 SIZE = (1920, 1080)
 BITRATE_KBPS = 4000
+SUB_SIZE = (640, 360)  # the camera's sub-stream (what the live wall shows)
+SUB_BITRATE_KBPS = 512
 WANTED = "FX-408-WB"
 WANTED_SEED = 100
 FORMAT_VERSION = 1  # bump when the footage recipe changes (invalidates the cache)
@@ -51,6 +53,8 @@ class Segment:
     path: Path
     init_size: int
     vehicles: list[Vehicle]
+    sub_path: Path | None = None  # the same minute as the camera's sub-stream
+    sub_init_size: int = 0
 
 
 def ffmpeg_bin() -> str:
@@ -74,6 +78,22 @@ def vehicles_for(seed: int, wanted: bool = False) -> list[VehicleSpec]:
                                         blur_sigma_px=0.8, contrast=1.0)
         out.append(moved)
     return out
+
+
+def _sub(main: Path, out: Path, preset: str) -> None:
+    """The segment as the camera's sub-stream: the same pictures at 640x360, 512 kbit/s,
+    libx264, no B-frames, a keyframe every 50 frames at the same instants as the main stream's
+    (the conservative case: a sub-stream keyframe then shows nothing the main one does not)."""
+    raw = out.parent / f".{out.stem}.raw.mp4"
+    subprocess.run([ffmpeg_bin(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                    "-i", str(main), "-vf", f"scale={SUB_SIZE[0]}:{SUB_SIZE[1]}",
+                    "-c:v", "libx264", "-preset", preset, "-profile:v", "main", "-bf", "0",
+                    "-g", "50", "-keyint_min", "50", "-sc_threshold", "0",
+                    "-b:v", f"{SUB_BITRATE_KBPS}k", "-maxrate", f"{SUB_BITRATE_KBPS}k",
+                    "-bufsize", f"{SUB_BITRATE_KBPS}k", "-pix_fmt", "yuv420p",
+                    "-x264-params", "repeat-headers=1", str(raw)], check=True, timeout=600)
+    _cut(raw, out)
+    raw.unlink()
 
 
 def _cut(src: Path, out: Path) -> None:
@@ -118,7 +138,14 @@ def segment(cache: Path, seed: int, preset: str, wanted: bool = False) -> Segmen
     if scan.init is None or abs(scan.duration_s - SEGMENT_S) > 0.1:
         raise RuntimeError(f"{out}: not a 60-s fragmented MP4 ({scan}); delete it and rerun")
     vehicles = [Vehicle(**v) for v in json.loads(meta.read_text())]
-    return Segment(name, out, scan.init.size, vehicles)
+    sub = cache / f"{name}.sub.mp4"
+    if not sub.exists():
+        print(f"# deriving {sub.name} (640x360 sub-stream, once) ...", flush=True)
+        _sub(out, sub, preset)
+    sub_scan = scan_file(sub)
+    if sub_scan.init is None or abs(sub_scan.duration_s - SEGMENT_S) > 0.1:
+        raise RuntimeError(f"{sub}: not a 60-s fragmented MP4 ({sub_scan}); delete it")
+    return Segment(name, out, scan.init.size, vehicles, sub, sub_scan.init.size)
 
 
 def _cpu() -> float:

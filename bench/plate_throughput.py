@@ -140,7 +140,7 @@ def wanted_position(cameras: int, minutes: int) -> tuple[int, int]:
 
 def build_footage(work: Path, cameras: int, minutes: int, workers: int,
                   segs: list[footage.Segment], wanted: footage.Segment,
-                  digests: dict[Path, tuple[int, str]]
+                  digests: dict[Path, tuple[int, str]], sub: bool
                   ) -> tuple[Container, Principal, int, list[int], list[Placed], int]:
     settings = Settings(_env_file=None, data_dir=work / "data", secret_key=SECRET,
                         plates_workers=workers)
@@ -163,20 +163,23 @@ def build_footage(work: Path, cameras: int, minutes: int, workers: int,
                                                 main_url=f"rtsp://192.0.2.10/cam{i + 1}/main",
                                                 enabled=False), actor="bench").id)
             cams.append(cid)
-            folder = c.store.stream_dir(cid, "main")
             rows = []
             for k in range(minutes):
                 seg = wanted if (i + 1, k) == (w_cam, w_min) else segs[(i + k) % len(segs)]
-                path = folder / f"{RUN_STAMP}_{k:06d}.mp4"
-                try:
-                    os.link(seg.path, path)
-                except OSError:  # another file system: a copy does as well (slower setup)
-                    shutil.copyfile(seg.path, path)
-                size, digest = digests[seg.path]
                 start = from_us + k * SEGMENT_S * S
-                rows.append(SegmentRow(cid, "main", c.store.key_of(path), start,
-                                       start + SEGMENT_S * S, size, digest, CODEC,
-                                       seg.init_size))
+                files = [("main", seg.path, seg.init_size)]
+                if sub and seg.sub_path is not None:
+                    files.append(("sub", seg.sub_path, seg.sub_init_size))
+                for stream, src, init_size in files:
+                    path = c.store.stream_dir(cid, stream) / f"{RUN_STAMP}_{k:06d}.mp4"
+                    try:
+                        os.link(src, path)
+                    except OSError:  # another file system: a copy does as well (slower)
+                        shutil.copyfile(src, path)
+                    size, digest = digests[src]
+                    rows.append(SegmentRow(cid, stream, c.store.key_of(path), start,
+                                           start + SEGMENT_S * S, size, digest, CODEC,
+                                           init_size))
                 placed.append(Placed(cid, start, seg))
             c.index.insert(rows, [])
         return c, who, kase.id, cams, placed, from_us
@@ -194,7 +197,8 @@ def wanted_hit(c: Container, who: Principal, case_id: int, camera_id: int,
 
 def run_scenario(label: str, cameras: int, minutes: int, workers: int, gating: bool,
                  segs: list[footage.Segment], wanted: footage.Segment,
-                 digests: dict[Path, tuple[int, str]], parent: Path, keep: bool) -> Outcome:
+                 digests: dict[Path, tuple[int, str]], parent: Path, keep: bool,
+                 sub: bool = True) -> Outcome:
     out = Outcome(label, cameras, minutes, gating, workers)
     work = Path(tempfile.mkdtemp(prefix="guetteur-bench-plate-throughput-", dir=parent))
     c = None
@@ -203,7 +207,7 @@ def run_scenario(label: str, cameras: int, minutes: int, workers: int, gating: b
         print(f"[{time.strftime('%H:%M:%S')}] {label}: {cameras} cameras x {minutes} segments "
               f"into {work} ...", flush=True)
         c, who, case_id, cams, placed, from_us = build_footage(
-            work, cameras, minutes, workers, segs, wanted, digests)
+            work, cameras, minutes, workers, segs, wanted, digests, sub)
         out.setup_s = time.perf_counter() - t0
         w_cam, w_min = wanted_position(cameras, minutes)
         w_start = from_us + w_min * SEGMENT_S * S
@@ -212,7 +216,8 @@ def run_scenario(label: str, cameras: int, minutes: int, workers: int, gating: b
                   w_start + round(w_truth.last_s * S) + TOLERANCE_US)
         w_cid = cams[w_cam - 1]
         print(f"[{time.strftime('%H:%M:%S')}] {label}: analysing (gating "
-              f"{'on' if gating else 'off'}, {workers} workers) ...", flush=True)
+              f"{'on' if gating else 'off'}, sub-stream {'indexed' if sub else 'absent'}, "
+              f"{workers} workers) ...", flush=True)
 
         cpu0_main, cpu0_children = rusage()
         t0 = time.perf_counter()
@@ -302,7 +307,7 @@ def accuracy(c: Container, who: Principal, case_id: int, job_id: int, placed: li
 
 # --------------------------------------------------------------------- one segment alone
 
-def per_segment(segs: list[footage.Segment], gatings: list[bool]) -> list[list[object]]:
+def per_segment(segs: list[footage.Segment], variants: list[str]) -> list[list[object]]:
     """analyse_segment on each distinct segment in this process (one thread), as a worker
     runs it; vehicles read = passages grouped as the service does, matched to the truth."""
     from guetteur.adapters.plates.analyse import analyse_segment
@@ -312,10 +317,11 @@ def per_segment(segs: list[footage.Segment], gatings: list[bool]) -> list[list[o
 
     ocr = PlateOCR(threads=1)
     rows: list[list[object]] = []
-    for gating in gatings:
+    for variant in variants:  # "sub": guided by the sub-stream; "on": main only; "off"
         for seg in segs:
+            guide = [(seg.sub_path, 0)] if variant == "sub" and seg.sub_path else []
             t0, cpu0 = time.perf_counter(), time.process_time()
-            r = analyse_segment(seg.path, 0, ocr, gating=gating)
+            r = analyse_segment(seg.path, 0, ocr, gating=variant != "off", guide=guide)
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             passages = []
             for group in group_reads(r.reads):
@@ -332,8 +338,10 @@ def per_segment(segs: list[footage.Segment], gatings: list[bool]) -> list[list[o
             false = sum(1 for p in passages if p.plate.compact not in truths)
             missed = [f"{v.compact} ({v.motion[0]}{v.char_height_px:.0f})"
                       for v, ok in zip(seg.vehicles, found, strict=True) if not ok]
-            rows.append([seg.name.split("-", 2)[2], "on" if gating else "off", cpu, wall,
-                         f"{r.gops_looked}/{r.gops}", r.keyframes_decoded, r.ocr_calls,
+            label = {"sub": "on, sub-stream guide", "on": "on, main only", "off": "off"}
+            rows.append([seg.name.split("-", 2)[2], label[variant], cpu, wall,
+                         f"{r.gops_looked}/{r.gops}", r.guide_keyframes_decoded,
+                         r.keyframes_decoded, r.ocr_calls,
                          len(r.reads), f"{sum(found)}/{len(found)}", false,
                          ", ".join(missed) or "-"])
     return rows
@@ -349,6 +357,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--off-cameras", type=int, default=1,
                    help="size of the gating-off run, extrapolated to cameras x minutes")
     p.add_argument("--off-minutes", type=int, default=10)
+    p.add_argument("--main-cameras", type=int, default=2,
+                   help="size of the gating-on run without a sub-stream (the main stream's "
+                        "keyframes find the motion), extrapolated to cameras x minutes")
+    p.add_argument("--main-minutes", type=int, default=60)
+    p.add_argument("--skip-main", action="store_true",
+                   help="skip the gating-on run without a sub-stream")
     p.add_argument("--no-gating", action="store_true",
                    help="only the gating-off scenario, on --cameras x --minutes")
     p.add_argument("--skip-off", action="store_true", help="only the gating-on scenario")
@@ -369,11 +383,14 @@ def main(argv: list[str] | None = None) -> int:
 
     segs = [footage.segment(args.cache_dir, s, args.preset) for s in DISTINCT_SEEDS]
     wanted = footage.segment(args.cache_dir, footage.WANTED_SEED, args.preset, wanted=True)
-    digests = {s.path: (s.path.stat().st_size, sha256(s.path)) for s in [*segs, wanted]}
+    digests = {p: (p.stat().st_size, sha256(p))
+               for s in [*segs, wanted] for p in (s.path, s.sub_path) if p is not None}
     print(f"# footage: {len(segs)} distinct 60-s segments + 1 with the wanted car "
           f"({footage.WANTED}), 1080p25 libx264 {args.preset} 4 Mbit/s, -bf 0, GOP 50, fMP4 "
-          f"200-ms fragments, {sum(d[0] for d in digests.values()) / 4e6:.1f} MB a segment on "
-          f"average; hard-linked as every segment file (CPU is measured, not disk)")
+          f"200-ms fragments, {sum(digests[s.path][0] for s in [*segs, wanted]) / 4e6:.1f} MB "
+          f"a segment on average; sub-stream {footage.SUB_SIZE[0]}x{footage.SUB_SIZE[1]} "
+          f"{footage.SUB_BITRATE_KBPS} kbit/s GOP 50 (keyframes at the main stream's "
+          f"instants); hard-linked as every segment file (CPU is measured, not disk)")
     for seg in [*segs, wanted]:
         print(f"#   {seg.name}: " + "; ".join(
             f"{v.text} {v.motion} {v.char_height_px:.0f}px blur {v.blur_sigma_px} "
@@ -384,12 +401,18 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_per_segment:
         print(f"[{time.strftime('%H:%M:%S')}] per-segment analysis in this process ...",
               flush=True)
-        seg_rows = per_segment([*segs, wanted], [True] if args.skip_off else [True, False])
+        seg_rows = per_segment([*segs, wanted],
+                               ["sub", "on"] if args.skip_off else ["sub", "on", "off"])
 
     outcomes: list[Outcome] = []
     if not args.no_gating:
-        outcomes.append(run_scenario("(a) gating on", args.cameras, args.minutes, args.workers,
-                                     True, segs, wanted, digests, parent, args.keep))
+        outcomes.append(run_scenario("(a) gating on, sub-stream guide", args.cameras,
+                                     args.minutes, args.workers, True, segs, wanted, digests,
+                                     parent, args.keep))
+        if not args.skip_main:
+            outcomes.append(run_scenario("(a') gating on, main stream only", args.main_cameras,
+                                         args.main_minutes, args.workers, True, segs, wanted,
+                                         digests, parent, args.keep, sub=False))
     if args.no_gating:
         outcomes.append(run_scenario("(b) gating off", args.cameras, args.minutes,
                                      args.workers, False, segs, wanted, digests, parent,
@@ -403,7 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print("## analyse_segment alone, one process, one thread (per distinct segment)")
         print()
-        print(table(["segment", "gating", "CPU s", "wall s", "GOPs looked", "keyframes decoded",
+        print(table(["segment", "gating", "CPU s", "wall s", "GOPs looked",
+                     "sub keyframes decoded", "keyframes decoded",
                      "OCR calls", "reads", "vehicles read", "false plates", "missed (motion, "
                      "char px)"], seg_rows))
     target_h = args.cameras * args.minutes / 60

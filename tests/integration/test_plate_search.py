@@ -233,6 +233,18 @@ def test_inserts_keep_reads_and_share_keys(engine: Engine, search: PlateSearch) 
     assert passage_from_reads(1, [ReadRow(T0, "??", 0.9)]) is None
 
 
+def test_a_french_read_outvotes_a_slip_of_one_character_more() -> None:
+    """Seen on the benchmark's footage: two reads of one car, one with a stray character
+    (foreign-shaped), the same confidence: the plate is the French one, whichever came first."""
+    for reads in ([("XH-855-DER", 0.94), ("XH-855-DE:", 0.94)],
+                  [("XH-855-DE", 0.90), ("XH-855-DER", 0.94)]):
+        row = passage_from_reads(1, [ReadRow(T0 + i, t, c) for i, (t, c) in enumerate(reads)])
+        assert row is not None and row.plate.display == "XH-855-DE" and len(row.reads) == 2
+    # a foreign plate read alone stays as read
+    row = passage_from_reads(1, [ReadRow(T0, "B MW 1234", 0.9), ReadRow(T0 + 1, "BMW1234", 0.8)])
+    assert row is not None and row.plate.kind == "foreign" and row.plate.compact == "BMW1234"
+
+
 def test_fuzzy_measures_from_the_query_as_typed_too(search: PlateSearch) -> None:
     # B5912L4 fits FNI only by 3 far-fetched fixes (8591 Z 14): as typed it is 2 from the plate
     search.insert_passage(passage(1, "BS-912-LY", T0))

@@ -123,12 +123,15 @@ def passage_from_reads(camera_id: int, reads: Sequence[ReadRow], crop_key: str |
                        case_id: int | None = None, job_id: int | None = None
                        ) -> PassageRow | None:
     """Normalise each read (look-alikes fixed by position), vote, normalise the result.
-    None when no read is a plate."""
+    When some reads are well-formed French plates, only they vote: a read of the same vehicle
+    with a character more or less (`XH-855-DER` beside `XH-855-DE`) is the OCR's slip, not
+    another plate. None when no read is a plate."""
     read_as = [(r, normalise(r.text)) for r in reads]
     kept = [(r, p) for r, p in read_as if p is not None]
     if not kept:
         return None
-    text, confidence = vote([(p.compact, r.confidence) for r, p in kept])
+    voters = [(r, p) for r, p in kept if p.kind != "foreign"] or kept
+    text, confidence = vote([(p.compact, r.confidence) for r, p in voters])
     plate = normalise(text)
     if plate is None:  # the vote keeps a length every voter had: cannot happen
         raise AssertionError(f"voted text {text!r} is not a plate")

@@ -7,16 +7,19 @@ frame after it ~4 ms; OCR of a whole frame (detector at 960 px) 0.3-0.4 s, of a 
 core-seconds per camera-hour (0.5 s per 60-s segment): less than decoding every keyframe (30 a
 minute) costs, see bench/RESULTS.md for what is reached.
 
-1. **No libavformat.** The recorder's segments are fragmented MP4: the fragments' `trun`
-   tables are parsed here (~8 ms a segment) and only the samples decoded are read from the
-   file (mapped). Anything else (plain MP4, a fragment cut by a crash) goes to PyAV's demuxer.
-2. **Motion from keyframes, not from packet sizes.** Cameras encode at a capped (often
-   constant) bitrate with sensor noise: a GOP's compressed size hardly moves when a vehicle
-   crosses (measured on the benchmark's footage), so every keyframe is decoded (an IDR decodes
-   alone), its luma scaled to 1/4 and compared with the segment's background (the per-pixel
-   median of a few keyframes). Areas that change at most keyframes (a burnt-in clock, leaves)
-   are left out; changed parts close to each other are one vehicle (a grey car on a grey road
-   shows only its lights, windows and plate).
+1. **No libavformat.** The segments' samples come from their fragment tables
+   (`samples.Source`, ~8 ms a segment) and only the samples decoded are read from the file.
+2. **Motion from the sub-stream, else from the keyframes; never from packet sizes.** Cameras
+   encode at a capped (often constant) bitrate with sensor noise: a GOP's compressed size
+   hardly moves when a vehicle crosses (measured on the benchmark's footage). When the
+   camera's sub-stream was recorded (what the live wall shows, 640x360 typically), its
+   keyframes are decoded (~10x cheaper than 1080p ones), their luma scaled to 1/4 of the main
+   picture and compared with their own background; only the main keyframes just before and
+   after a change are decoded, compared with that background. Without a sub-stream every main
+   keyframe is decoded (an IDR decodes alone) and compared with the per-pixel median of a few
+   of them. Either way, areas that change at most keyframes (a burnt-in clock, leaves) are left
+   out; changed parts close to each other are one vehicle (a grey car on a grey road shows
+   only its lights, windows and plate).
 3. **One crop per vehicle, where the plate is.** A region big enough for its characters to be
    readable (longest side at least `MIN_READ_SIZE` px: a car is ~24 character heights wide)
    and not cut by the left or right edge is read: its lower part only (a plate sits low on a
