@@ -8,13 +8,14 @@ Footage (`bench/_plate_footage.py`): 3 distinct 60-s synthetic street segments (
 libx264 `--preset`, 4 Mbit/s, no B-frames, a keyframe every 50 frames, one vehicle per 20-s
 slot at a random phase, plates/motions/character heights 25-40 px from `plan_vehicles`), cut
 as the recorder writes segments (stream copy into fragmented MP4, 200-ms fragments), plus one
-segment carrying the wanted car (FX-408-WB), all rendered once and cached in
-var/bench-cache/ with their ground truth. Rendering is slow (about 2-3 min of CPU a segment):
-the first run takes about 10 more minutes.
+segment carrying the wanted car (FX-408-WB), each with its sub-stream (the same pictures at
+640x360, 512 kbit/s, keyframes at the same instants), all rendered once and cached in
+var/bench-cache/ with their ground truth (the first run takes a few more minutes).
 
 Each scenario builds a Container (temporary data dir, SQLite, FakeClock just after the
 footage), registers N cameras and indexes M consecutive 60-s segments per camera: the cached
-segments are *hard-linked* (this benchmark measures CPU, not disk), cycling the distinct ones
+segments (main and sub-stream) are *hard-linked* (this benchmark measures CPU, not disk),
+cycling the distinct ones
 (shifted by one per camera); the wanted-car segment replaces camera 7's minute 37. Sizes and
 SHA-256 are computed once per distinct file (setup, not measured). The page cache is warm.
 
@@ -29,13 +30,16 @@ ground truth: for every vehicle of every segment placed, an exact search of its 
 camera must return a passage at its time (+-3 s); passages whose plate is in no ground truth
 are counted as false.
 
-Scenarios: (a) gating on (the service's default) on --cameras x --minutes; (b) gating off
-(every keyframe decoded and read whole: the baseline) on --off-cameras x --off-minutes,
-extrapolated linearly to the size of (a) and labelled so. Before them, every distinct segment
-is analysed alone in this process (`analyse_segment`, one thread) with gating on and off: CPU,
-keyframes decoded, OCR calls, vehicles read.
+Scenarios: (a) gating on with the sub-stream recorded (the service's default) on --cameras x
+--minutes; (a') gating on without a sub-stream (motion from every main keyframe) on
+--main-cameras x --main-minutes; (b) gating off (every keyframe decoded and read whole: the
+baseline) on --off-cameras x --off-minutes; (a') and (b) are extrapolated linearly to the size
+of (a) and labelled so. Before them, every distinct segment is analysed alone in this process
+(`analyse_segment`, one thread) guided by its sub-stream, from the main stream only, and with
+gating off: CPU, keyframes decoded, OCR calls, vehicles read.
 
     .venv/bin/python bench/plate_throughput.py [--cameras 20] [--minutes 60] [--workers 2]
+        [--main-cameras 2] [--main-minutes 60] [--skip-main]
         [--off-cameras 1] [--off-minutes 10] [--no-gating] [--skip-off] [--no-per-segment]
         [--preset veryfast|ultrafast] [--workdir DIR] [--keep]
 """

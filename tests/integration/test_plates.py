@@ -256,3 +256,24 @@ def test_the_command_line_analyses_a_case_and_searches(make_container: Any,
             "--case", "PV 2026/558")
     assert r.returncode == 0 and "DA-562-ZR" in r.stdout
     assert cid
+
+
+def test_a_case_search_finds_the_case_passages_among_many_others(c: Container) -> None:
+    """The case is a condition of the query, not a filter on its first results: one passage
+    of the case, least confident, among 1,200 others of the same plate (police mode reads)."""
+    from guetteur.services.plate_search import ReadRow, passage_from_reads
+
+    cid = c.registry.add(CameraSpec(name="Rond-point", main_url="rtsp://192.0.2.9/r"),
+                         actor="a").id
+    who = investigator(c)
+    case = c.cases.create(who, reference="PV 2026/560", service="BSU", officer="Lt C",
+                          requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
+    rows = [passage_from_reads(cid, [ReadRow(T0 + i * 10 * S, "EF-123-GH", 0.95)])
+            for i in range(1200)]
+    rows.append(passage_from_reads(cid, [ReadRow(T0 - 60 * S, "EF-123-GH", 0.6)],
+                                   case_id=case.id))
+    c.plates.search_index.insert_passages([r for r in rows if r is not None])
+    for query, fuzzy in (("EF-123-GH", 0), ("EF-1*", 0), ("EF-123-GX", 1)):
+        [hit] = c.plates.search(who, query, fuzzy=fuzzy, case_ref=case.id, limit=5)
+        assert (hit.case_id, hit.first_utc_us) == (case.id, T0 - 60 * S)
+    assert len(c.plates.search_index.search("EF-123-GH", limit=5000)) == 1201

@@ -192,11 +192,12 @@ class _Filter:
     camera_ids: tuple[int, ...] | None
     from_utc_us: int | None
     to_utc_us: int | None
+    case_id: int | None = None
 
     @property
     def given(self) -> bool:
         return (self.camera_ids is not None or self.from_utc_us is not None
-                or self.to_utc_us is not None)
+                or self.to_utc_us is not None or self.case_id is not None)
 
     def where(self, by_window: bool = True) -> list[ColumnElement[bool]]:
         """The filter's conditions. `by_window=False` when the passages are known to be few
@@ -213,6 +214,8 @@ class _Filter:
             out.append(_P.last_utc_us >= self.from_utc_us)
         if self.to_utc_us is not None:
             out.append(_P.first_utc_us <= self.to_utc_us)
+        if self.case_id is not None:
+            out.append(_P.case_id == self.case_id)
         return out
 
 
@@ -271,17 +274,17 @@ class PlateSearch:
 
     def search(self, query: str, fuzzy: int = 0, camera_ids: Sequence[int] | None = None,
                from_utc_us: int | None = None, to_utc_us: int | None = None,
-               limit: int = 50) -> list[Hit]:
+               limit: int = 50, case_id: int | None = None) -> list[Hit]:
         """Passages whose plate matches `query` (a whole plate or a pattern with * and ?),
         within `fuzzy` differences (0, 1 or 2), on these cameras (None: all), overlapping
-        [from_utc_us, to_utc_us]; best first, at most `limit`."""
+        [from_utc_us, to_utc_us], of that case (None: any); best first, at most `limit`."""
         if not 0 <= fuzzy <= MAX_FUZZY:
             raise InvalidInput(f"Tolérance : 0, 1 ou {MAX_FUZZY} différences.", field="fuzzy")
         if limit < 1:
             raise InvalidInput("La limite est d'au moins 1.", field="limit")
         q = parse_query(query)
         flt = _Filter(tuple(camera_ids) if camera_ids is not None else None,
-                      from_utc_us, to_utc_us)
+                      from_utc_us, to_utc_us, case_id)
         with self._sessions() as s:
             if q.wildcard:
                 return self._wildcard(s, q, fuzzy, flt, limit)

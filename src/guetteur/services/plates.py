@@ -370,10 +370,8 @@ class PlateReading:
         visible = self._gate.visible(who, "playback") | self._gate.visible(who, "export")
         cams = sorted(visible if camera_ids is None else set(camera_ids) & visible)
         hits = self.search_index.search(query, fuzzy=fuzzy, camera_ids=cams or [-1],
-                                        from_utc_us=from_us, to_utc_us=to_us,
-                                        limit=limit if case is None else limit * 20)
-        if case is not None:
-            hits = [h for h in hits if h.case_id == case.id][:limit]
+                                        from_utc_us=from_us, to_utc_us=to_us, limit=limit,
+                                        case_id=case.id if case is not None else None)
         self._audit.append("plates_search", user_id=who.user_id, username=who.username,
                            client_addr=client_addr,
                            reason=case.reference if case else None,

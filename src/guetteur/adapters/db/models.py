@@ -348,6 +348,7 @@ class PlatePassage(Base):
     __table_args__ = (
         Index("ix_plate_passage_key_first", "key_id", "first_utc_us"),
         Index("ix_plate_passage_camera_first", "camera_id", "first_utc_us"),
+        Index("ix_plate_passage_case_first", "case_id", "first_utc_us"),
     )
     id: Mapped[int] = mapped_column(_ID, primary_key=True)
     key_id: Mapped[int] = mapped_column(
