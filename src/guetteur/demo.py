@@ -89,14 +89,41 @@ def _demo_accounts(c: Any) -> dict[str, Any]:
     return passwords
 
 
-def start_simulator(cameras: int, rtsp_port: int, data_dir: Path,
-                    timeout_s: float = 600) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
+STREET_CAMERAS = 2  # the first cameras film a street with vehicles (plate reading)
+STREET_VERSION = 1  # bump when the street recipe changes
+
+
+def street_footage(cache: Path) -> tuple[Path, list[str]]:
+    """The demo's street (rendered once, ~1 min of CPU): 2 minutes of 1080p with a vehicle
+    every 10 s carrying a fictitious French plate; and those plates."""
+    from guetteur.adapters.plates.synth import plan_vehicles, render_video
+
+    video = cache / f"street-demo-v{STREET_VERSION}.h264"
+    plates = video.with_suffix(".plates.json")
+    if not (video.exists() and plates.exists()):
+        cache.mkdir(parents=True, exist_ok=True)
+        typer.echo("Premier lancement : rendu d'une rue avec des véhicules pour la lecture de "
+                   "plaques (environ une minute)…")
+        specs = plan_vehicles(120, 10.0, seed=2026, char_height_px=(28.0, 40.0),
+                              blur_sigma_px=(0.0, 0.8), contrast=(1.0,))
+        partial = video.with_name(f".{video.name}")
+        truths = render_video(partial, 120, vehicles=specs, seed=2026, preset="veryfast")
+        partial.replace(video)
+        plates.write_text(json.dumps([t.text for t in truths]))
+    return video, json.loads(plates.read_text())
+
+
+def start_simulator(cameras: int, rtsp_port: int, data_dir: Path, timeout_s: float = 600,
+                    street: Path | None = None
+                    ) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
     status = data_dir / "simulator.json"
     status.unlink(missing_ok=True)
+    extra = [] if street is None else ["--source", str(street), "--source-cameras",
+                                       str(STREET_CAMERAS)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "guetteur.adapters.simulator", "--cameras", str(cameras),
          "--port", str(rtsp_port), "--cache-dir", str(data_dir / "simcache"),
-         "--status-file", str(status)], preexec_fn=die_with_parent)
+         "--status-file", str(status), *extra], preexec_fn=die_with_parent)
     deadline = time.monotonic() + timeout_s
     while not status.exists():
         if proc.poll() is not None:
@@ -114,7 +141,8 @@ def run_demo(cameras: int, data_dir: Path, port: int, rtsp_port: int, segment_s:
     env = _env_file(data_dir, port, segment_s)
     typer.echo(f"Préparation de {cameras} caméras simulées (premier lancement : encodage des "
                "clips, environ 5 s par caméra)…")
-    sim, info = start_simulator(cameras, rtsp_port, data_dir)
+    street, plates = street_footage(data_dir / "simcache")
+    sim, info = start_simulator(cameras, rtsp_port, data_dir, street=street)
     try:
         c = build(load_settings(env, http_port=port, segment_duration_s=segment_s))
         partners = {p["name"] for p in c.registry.list_partners()}
@@ -145,7 +173,11 @@ def run_demo(cameras: int, data_dir: Path, port: int, rtsp_port: int, segment_s:
                    "admin` (démo uniquement)")
         typer.echo("    autres comptes : " + ", ".join(
             f"{name} ({role}) / {pw}" for name, (role, pw) in accounts["others"].items()))
-        typer.echo(f"    caméras      : {len(cams)} simulées (RTSP sur le port {rtsp_port})")
+        typer.echo(f"    caméras      : {len(cams)} simulées (RTSP sur le port {rtsp_port}) ; "
+                   f"{', '.join(str(x['name']) for x in cams[:STREET_CAMERAS])} filment une "
+                   "rue où passent des véhicules")
+        typer.echo(f"    plaques      : {', '.join(plates[:4])}… (fictives) : créez une "
+                   "réquisition, lancez la lecture des plaques, cherchez-les")
         typer.echo(f"    données      : {data_dir.resolve()} (configuration {env})")
         typer.echo("  Ctrl-C pour arrêter.\n")
         run_server(c)

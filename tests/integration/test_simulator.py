@@ -295,3 +295,26 @@ def test_cached_clip_is_reused_and_carries_the_index(clip_cache_dir: Path) -> No
     with av.open(str(path), format="h264") as container:
         got = [frameindex.decode_av_frame(f) for f in container.decode(video=0)]
     assert got == list(range(CLIP_FRAMES))
+
+
+def test_a_source_on_the_first_cameras_only(clip_cache_dir: Path, tmp_path: Path) -> None:
+    """`--source FILE --source-cameras 1`: camera 1 loops the file (here 1280x720), camera 2
+    shows its test pattern (1920x1080): the demo's street cameras beside the others."""
+    from guetteur.adapters.plates.synth import render_video
+
+    source = tmp_path / "street.h264"
+    render_video(source, 4, size=(1280, 720), vehicles=[], seed=1, preset="ultrafast")
+    status_file = tmp_path / "sim.json"
+    proc = start_simulator(clip_cache_dir, status_file, "--cameras", "2", "--source",
+                           str(source), "--source-cameras", "1")
+    try:
+        status = wait_for_status(proc, status_file)
+        sizes = []
+        for cam in status["cameras"]:
+            done = ffprobe_stream(cam["main_url"])
+            assert done.returncode == 0, done.stderr
+            stream = json.loads(done.stdout)["streams"][0]
+            sizes.append((stream["width"], stream["height"]))
+        assert sizes == [(1280, 720), (1920, 1080)]
+    finally:
+        assert stop_simulator(proc) == 0

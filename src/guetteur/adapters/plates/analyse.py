@@ -73,6 +73,9 @@ CONFIDENT = 0.9  # a plate read at least this sure ends the search for that vehi
 SCAN_STEP = 4  # frames between two looks while scanning a GOP
 MAX_SCAN_READS = 3  # OCR calls at most per scanned GOP
 SAME_PLACE_IOU = 0.8  # a region this close to one read at the previous keyframe is parked
+OVERLAY_IOU = 0.7  # a text read again where it was ...
+OVERLAY_TIMES = 3  # ... at this many instants ...
+OVERLAY_SPAN_US = 10_000_000  # ... over this long is burnt into the picture (drop_overlays)
 BUSY_SHARE = 0.7  # what changes in this share of the keyframes (a burnt-in clock) is ignored
 
 
@@ -385,8 +388,33 @@ def analyse_segment(path: Path, start_utc_us: int, ocr: Any, gating: bool = True
                 _read_vehicles(job, src, plan)
     finally:
         src.close()
+    result.reads = drop_overlays(result.reads)
     result.seconds = time.process_time() - t0
     return result
+
+
+def drop_overlays(reads: list[Read]) -> list[Read]:
+    """Without the texts burnt into the picture: the camera's name, a street sign, a shop's
+    lettering behind moving things. A text read at the same place (boxes overlapping by
+    OVERLAY_IOU) at OVERLAY_TIMES different instants spanning OVERLAY_SPAN_US or more is not
+    a vehicle's plate (a vehicle that stops is read while it comes, elsewhere in the picture:
+    those reads stay)."""
+    clusters: list[tuple[str, list[Read]]] = []
+    for read in reads:
+        plate = normalise(read.text)
+        text = plate.compact if plate is not None else read.text
+        cluster = next((c for t, c in clusters
+                        if t == text and _iou(c[0].box, read.box) >= OVERLAY_IOU), None)
+        if cluster is None:
+            clusters.append((text, [read]))
+        else:
+            cluster.append(read)
+    burnt = set()
+    for _text, cluster in clusters:
+        times = sorted({r.at_utc_us for r in cluster})
+        if len(times) >= OVERLAY_TIMES and times[-1] - times[0] >= OVERLAY_SPAN_US:
+            burnt.update(id(r) for r in cluster)
+    return [r for r in reads if id(r) not in burnt]
 
 
 @dataclass

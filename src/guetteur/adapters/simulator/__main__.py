@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         "test pattern (e.g. a video of python -m guetteur.adapters.plates.synth); the sub "
         "stream is a 640x360 copy encoded once; --clip-seconds and --shared-clip do not apply",
     )
+    p.add_argument(
+        "--source-cameras",
+        type=int,
+        metavar="N",
+        help="with --source: only the first N cameras loop it, the others show the test pattern",
+    )
     p.add_argument("--status-file", type=Path, help="JSON file written once the server is up")
     p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING ...")
     return p
@@ -107,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             preset=args.preset,
             auth_method=args.auth_method,
             source=args.source,
+            source_cameras=args.source_cameras,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

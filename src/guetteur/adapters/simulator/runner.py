@@ -56,16 +56,21 @@ def prepare_cameras(
     shared_clip: bool = False,
     preset: str = clips.DEFAULT_PRESET,
     source: Path | None = None,
+    source_cameras: int | None = None,
 ) -> list[CameraMount]:
-    """Encode (or reuse) the clips and describe every camera's mounts."""
-    shared = None
+    """Encode (or reuse) the clips and describe every camera's mounts. With ``source``, the
+    first ``source_cameras`` cameras (all when None) loop it, the others their test pattern."""
+    shared = from_source = None
     if source is not None:
-        shared = clips.ensure_source_clips(source, cache_dir, preset)
-    elif shared_clip:
+        from_source = clips.ensure_source_clips(source, cache_dir, preset)
+    if shared_clip:
         shared = clips.ensure_camera_clips(SHARED_LABEL, cache_dir, clip_seconds, preset)
     mounts = []
     for number, name in enumerate(names, start=1):
-        pair = shared or clips.ensure_camera_clips(name, cache_dir, clip_seconds, preset)
+        on_source = from_source is not None and (source_cameras is None
+                                                 or number <= source_cameras)
+        pair = (from_source if on_source else shared) or clips.ensure_camera_clips(
+            name, cache_dir, clip_seconds, preset)
         mounts.append(CameraMount(name=name, number=number, main_clip=pair.main, sub_clip=pair.sub))
     return mounts
 
@@ -137,17 +142,20 @@ def run(
     auth_method: str = "digest",
     on_ready: Callable[[dict[str, Any]], None] | None = None,
     source: Path | None = None,
+    source_cameras: int | None = None,
 ) -> None:
     """Serve ``cameras`` simulated cameras until SIGTERM/SIGINT. ``port=0`` picks a free port
     (read it from the status file). ``source``: an Annex-B H.264 file every camera loops
-    instead of the test pattern (``clip_seconds`` and ``shared_clip`` then do not apply).
-    Blocks; returns after a clean stop."""
-    if source is None:
-        clips.validate_duration_s(clip_seconds)
-    else:
-        clip_seconds = clips.check_source_clip(source) // clips.FPS
+    instead of the test pattern; only the first ``source_cameras`` of them when given (the
+    others show their test pattern). Blocks; returns after a clean stop."""
+    clips.validate_duration_s(clip_seconds)
+    if source is not None:
+        source_s = clips.check_source_clip(source) // clips.FPS
+        if source_cameras is None or source_cameras >= cameras:
+            clip_seconds = source_s
     all_names = camera_names(cameras, names)
-    mounts = prepare_cameras(all_names, cache_dir, clip_seconds, shared_clip, preset, source)
+    mounts = prepare_cameras(all_names, cache_dir, clip_seconds, shared_clip, preset, source,
+                             source_cameras)
     server = SimulatorServer(mounts, port, bind, user, password, auth_method)
     bound_port = server.start()
     document = status_document(
