@@ -13,6 +13,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _HEADER = struct.Struct(">I4s")
 
@@ -67,6 +68,36 @@ class Fragment:
     keyframe: bool
 
 
+@dataclass(frozen=True)
+class FragmentDefaults:
+    """What a `tfhd` box says (None where it says nothing)."""
+
+    base_data_offset: int | None = None
+    default_duration: int | None = None
+    default_size: int | None = None
+    default_flags: int | None = None
+
+
+def parse_tfhd(data: Any, tfhd: Box) -> FragmentDefaults:
+    flags = int.from_bytes(data[tfhd.start + 9:tfhd.start + 12], "big")
+    pos = tfhd.start + 16  # header, version/flags, track id
+    values: list[int | None] = []
+    for bit, size in ((0x01, 8), (0x02, 4), (0x08, 4), (0x10, 4), (0x20, 4)):
+        if flags & bit:
+            values.append(struct.unpack_from(">Q" if size == 8 else ">I", data, pos)[0])
+            pos += size
+        else:
+            values.append(None)
+    offset, _description, duration, size_, sample_flags = values
+    return FragmentDefaults(offset, duration, size_, sample_flags)
+
+
+def parse_tfdt(data: Any, tfdt: Box) -> int:
+    """The fragment's base media decode time."""
+    fmt = ">Q" if data[tfdt.start + 8] == 1 else ">I"
+    return int(struct.unpack_from(fmt, data, tfdt.start + 12)[0])
+
+
 def parse_moof(data: bytes, moof: Box, default_duration: int = 0) -> tuple[int, int, int, bool]:
     """(base decode time, total duration in ticks, sample count, starts with a keyframe)."""
     traf = _child(data, moof, b"traf")
@@ -77,24 +108,11 @@ def parse_moof(data: bytes, moof: Box, default_duration: int = 0) -> tuple[int, 
     trun = _child(data, traf, b"trun")
     default_flags = None
     if tfhd is not None:
-        flags = int.from_bytes(data[tfhd.start + 9:tfhd.start + 12], "big")
-        pos = tfhd.start + 16
-        if flags & 0x01:
-            pos += 8
-        if flags & 0x02:
-            pos += 4
-        if flags & 0x08:
-            default_duration = struct.unpack_from(">I", data, pos)[0]
-            pos += 4
-        if flags & 0x10:
-            pos += 4
-        if flags & 0x20:
-            default_flags = struct.unpack_from(">I", data, pos)[0]
-    base = 0
-    if tfdt is not None:
-        version = data[tfdt.start + 8]
-        fmt = ">Q" if version == 1 else ">I"
-        base = struct.unpack_from(fmt, data, tfdt.start + 12)[0]
+        defaults = parse_tfhd(data, tfhd)
+        if defaults.default_duration is not None:
+            default_duration = defaults.default_duration
+        default_flags = defaults.default_flags
+    base = parse_tfdt(data, tfdt) if tfdt is not None else 0
     if trun is None:
         return base, 0, 0, False
     flags = int.from_bytes(data[trun.start + 9:trun.start + 12], "big")

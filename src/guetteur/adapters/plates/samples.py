@@ -18,7 +18,7 @@ from typing import Any
 
 import av
 
-from guetteur.adapters.media.fmp4 import Box, iter_boxes
+from guetteur.adapters.media.fmp4 import Box, iter_boxes, parse_tfdt, parse_tfhd
 
 
 @dataclass
@@ -149,24 +149,13 @@ def _parse_moof(mm: mmap.mmap, moof: Box, samples: list[Sample]) -> bool:
     trun = None
     for box in _children(mm, traf):
         if box.kind == b"tfhd":
-            flags = _full_box_flags(mm, box)
-            pos = box.start + 16  # header, version/flags, track id
-            if flags & 0x01:
-                base_offset = struct.unpack_from(">Q", mm, pos)[0]
-                pos += 8
-            if flags & 0x02:
-                pos += 4
-            if flags & 0x08:
-                default_duration = struct.unpack_from(">I", mm, pos)[0]
-                pos += 4
-            if flags & 0x10:
-                default_size = struct.unpack_from(">I", mm, pos)[0]
-                pos += 4
-            if flags & 0x20:
-                default_flags = struct.unpack_from(">I", mm, pos)[0]
+            d = parse_tfhd(mm, box)
+            base_offset = d.base_data_offset if d.base_data_offset is not None else base_offset
+            default_duration = d.default_duration or 0
+            default_size = d.default_size or 0
+            default_flags = d.default_flags or 0
         elif box.kind == b"tfdt":
-            fmt = ">Q" if mm[box.start + 8] == 1 else ">I"
-            base_time = struct.unpack_from(fmt, mm, box.start + 12)[0]
+            base_time = parse_tfdt(mm, box)
         elif box.kind == b"trun":
             if trun is not None:
                 return False  # several runs: not what the recorder writes
