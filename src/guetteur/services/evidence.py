@@ -53,7 +53,7 @@ from guetteur.services.access import AccessGate
 from guetteur.services.accounts import Accounts
 from guetteur.services.audit import AuditLog
 from guetteur.services.cases import Cases, CaseView
-from guetteur.services.jobs import INTERRUPTED, JobRunner, JobTable, fraction_done, time_left_s
+from guetteur.services.jobs import INTERRUPTED, JobProgress, JobRunner, JobTable
 from guetteur.services.ports import SegmentStore
 from guetteur.services.registry import CameraRegistry
 from guetteur.services.segment_index import SegmentIndex
@@ -65,7 +65,7 @@ _PROGRESS_EVERY_S = 0.5
 
 
 @dataclass(frozen=True)
-class JobView:
+class JobView(JobProgress):
     id: int
     case_id: int
     case_reference: str
@@ -85,12 +85,8 @@ class JobView:
     package_size: int | None
     manifest_sha256: str | None
 
-    @property
-    def progress(self) -> float:
-        return fraction_done(self.state, self.bytes_done, self.bytes_total)
-
-    def eta_s(self, now_us: int) -> float | None:
-        return time_left_s(self.state, self.started_utc_us, self.progress, now_us)
+    def counts(self) -> tuple[int, int]:
+        return self.bytes_done, self.bytes_total
 
     def public(self, now_us: int) -> dict[str, Any]:
         return asdict(self) | {

@@ -40,6 +40,24 @@ def time_left_s(state: str, started_utc_us: int | None, fraction: float,
     return max(0.0, elapsed * (1 - fraction) / fraction)
 
 
+class JobProgress:
+    """Progress and time left of a job's view (a frozen dataclass with `state` and
+    `started_utc_us`) that says what it counts in `counts()` (done, total)."""
+
+    state: str
+    started_utc_us: int | None
+
+    def counts(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    @property
+    def progress(self) -> float:
+        return fraction_done(self.state, *self.counts())
+
+    def eta_s(self, now_us: int) -> float | None:
+        return time_left_s(self.state, self.started_utc_us, self.progress, now_us)
+
+
 class JobTable:
     """The state changes of one job table that every runner needs."""
 

@@ -43,10 +43,9 @@ from guetteur.services.audit import AuditLog
 from guetteur.services.cases import Cases
 from guetteur.services.jobs import (
     INTERRUPTED,
+    JobProgress,
     JobRunner,
     JobTable,
-    fraction_done,
-    time_left_s,
 )
 from guetteur.services.plate_search import Hit, PlateSearch, ReadRow, passage_from_reads
 from guetteur.services.segment_index import SegmentIndex
@@ -69,7 +68,7 @@ COMMUNE_SEARCH_REFUSAL = (
 
 
 @dataclass(frozen=True)
-class PlateJobView:
+class PlateJobView(JobProgress):
     id: int
     case_id: int | None
     case_reference: str | None
@@ -87,12 +86,8 @@ class PlateJobView:
     finished_utc_us: int | None
     error: str | None
 
-    @property
-    def progress(self) -> float:
-        return fraction_done(self.state, self.segments_done, self.segments_total)
-
-    def eta_s(self, now_us: int) -> float | None:
-        return time_left_s(self.state, self.started_utc_us, self.progress, now_us)
+    def counts(self) -> tuple[int, int]:
+        return self.segments_done, self.segments_total
 
     def public(self, now_us: int) -> dict[str, Any]:
         return asdict(self) | {"progress": round(self.progress, 4), "eta_s": self.eta_s(now_us),
