@@ -118,6 +118,10 @@ def test_plates_are_read_from_recorded_footage_and_found(c: Container,
     assert "plates_analyse" in actions and actions.count("plates_search") >= 6
 
 
+def plates_of(reads: list[Any]) -> set[str]:
+    return {p.compact for p in map(normalise, (r.text for r in reads)) if p is not None}
+
+
 def test_the_sub_stream_guides_the_analysis_to_fewer_keyframes_and_the_same_plates(
         footage: list[Path], sub_footage: Path) -> None:
     from guetteur.adapters.plates.analyse import analyse_segment
@@ -127,22 +131,35 @@ def test_the_sub_stream_guides_the_analysis_to_fewer_keyframes_and_the_same_plat
     alone_kf = guided_kf = 0
     alone: set[str] = set()
     guided: set[str] = set()
+    alone_reads = []
     for i, path in enumerate(footage):
         start = T0 + 12 * i * S
         a = analyse_segment(path, start, ocr)
+        if i == 0:
+            alone_reads = a.reads
         g = analyse_segment(path, start, ocr, guide=[(sub_footage, T0)])
         assert a.guide_keyframes_decoded == 0 and g.guide_keyframes_decoded >= 5
         alone_kf += a.keyframes_decoded
         guided_kf += g.keyframes_decoded
-        alone |= {p.compact for r in a.reads if (p := normalise(r.text))}
-        guided |= {p.compact for r in g.reads if (p := normalise(r.text))}
+        alone |= plates_of(a.reads)
+        guided |= plates_of(g.reads)
         assert all(start <= r.at_utc_us < start + 12 * S for r in g.reads)
     assert {compact(t) for t, _f, _s in PLATES} <= guided
     assert alone <= guided
     assert guided_kf < alone_kf  # the keyframes without motion were not decoded
     # a sub-stream that does not cover the segment cannot guide: every keyframe is looked at
+    keys = len(Source(footage[0]).keys)
     late = analyse_segment(footage[0], T0, ocr, guide=[(sub_footage, T0 + 3600 * S)])
-    assert late.keyframes_decoded >= len(Source(footage[0]).keys)
+    assert late.keyframes_decoded >= keys
+    # nor can a damaged one (cut in its middle, or not a video at all): nothing is lost
+    cut = sub_footage.with_name("sub-cut.mp4")
+    cut.write_bytes(sub_footage.read_bytes()[:sub_footage.stat().st_size // 3])
+    junk = sub_footage.with_name("sub-junk.mp4")
+    junk.write_bytes(b"\x00\x00\x00\x08free" + bytes(5000))
+    for bad in (cut, junk, sub_footage.with_name("missing.mp4")):
+        r = analyse_segment(footage[0], T0, ocr, guide=[(bad, T0)])
+        assert r.keyframes_decoded >= keys, bad
+        assert plates_of(r.reads) >= plates_of(alone_reads)
 
 
 def test_plate_job_uses_the_recorded_sub_stream(c: Container, footage: list[Path],

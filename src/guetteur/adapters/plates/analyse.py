@@ -481,8 +481,11 @@ def _motion_from_guide(job: _Analysis, src: Source,
             for g, at in enumerate(sub.wall_us(start_us)):
                 if not lo <= at < hi:
                     continue
-                frame = sub.decode(sub.keys[g])
                 job.result.guide_keyframes_decoded += 1
+                try:
+                    frame = sub.decode(sub.keys[g])
+                except (av.FFmpegError, ValueError):
+                    continue  # a damaged keyframe: the coverage check below decides
                 if frame is None:
                     continue
                 luma = _planes(frame)[0]
