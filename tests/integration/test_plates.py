@@ -294,3 +294,24 @@ def test_a_case_search_finds_the_case_passages_among_many_others(c: Container) -
         [hit] = c.plates.search(who, query, fuzzy=fuzzy, case_ref=case.id, limit=5)
         assert (hit.case_id, hit.first_utc_us) == (case.id, T0 - 60 * S)
     assert len(c.plates.search_index.search("EF-123-GH", limit=5000)) == 1201
+
+
+def test_a_job_over_several_cameras_indexes_each_camera(make_container: Any,
+                                                        footage: list[Path]) -> None:
+    """One worker, so at most 4 segments are queued ahead of the one awaited: the six
+    segments of three cameras go through that window, each camera's passages on its own."""
+    c = make_container(clock=FakeClock(T0 + 3600 * S), plates_workers=1)
+    cams = [record(c, footage, f"Boulevard {i}") for i in range(3)]
+    who = investigator(c)
+    case = c.cases.create(who, reference="PV 2026/561", service="BSU", officer="Lt C",
+                          requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
+    job = c.plates.analyse(who, case.id, cams, T0, T0 + 24 * S)
+    try:
+        assert c.plates.claim(job.id)
+        done = c.plates.run(job.id)
+    finally:
+        c.plates.close()
+    assert done.state == "done" and done.segments_done == 6, done.error
+    for text, _fmt, _style in PLATES:
+        hits = c.plates.search(who, text, case_ref=case.id)
+        assert sorted(h.camera_id for h in hits) == cams

@@ -21,6 +21,7 @@ import logging
 import multiprocessing
 import threading
 import time
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -259,39 +260,56 @@ class PlateReading:
         return self._runner is not None and self._runner.stopping
 
     def _run(self, view: PlateJobView, gating: bool) -> tuple[int, int]:
-        """Every segment of every camera is queued to the workers at once (in camera order, so
-        that no worker waits at a camera's end); a camera's passages are indexed as soon as
-        its segments are done, so the first cameras are searchable early."""
+        """The segments of every camera go to the workers in camera order, a few ahead of
+        the one awaited (so that no worker waits at a camera's end, and a week of 50 cameras
+        does not queue half a million tasks); a camera's passages are indexed as soon as its
+        segments are done, so the first cameras are searchable early."""
         pool = self._executor()
+        ahead = max(2, self.workers * 4)
         done = passages = reads = 0
         last_report = 0.0
-        queued: list[tuple[int, list[Future[SegmentResult]]]] = []
+        items = ((cid, args) for cid in view.camera_ids
+                 for args in self._work_items(cid, view, gating))
+        queued: deque[tuple[int, Future[SegmentResult]]] = deque()
+        found: list[Read] = []
+        current: int | None = None
+        if self._cancel_requested(view.id):
+            raise _Cancelled
         try:
-            for cid in view.camera_ids:
-                if self._cancel_requested(view.id):
-                    raise _Cancelled
-                queued.append((cid, [pool.submit(worker.analyse, *args)
-                                     for args in self._work_items(cid, view, gating)]))
-            for cid, futures in queued:
-                found: list[Read] = []
-                for fut in futures:
-                    result = fut.result()
-                    found.extend(r for r in result.reads
-                                 if view.start_utc_us <= r.at_utc_us < view.end_utc_us)
-                    done += 1
-                    now = time.monotonic()
-                    if now - last_report >= 0.5:
-                        last_report = now
-                        self._progress(view.id, done)
-                        if self._cancel_requested(view.id):
-                            raise _Cancelled
-                passages += self._index_passages(cid, found, view)
+            while True:
+                while len(queued) < ahead:
+                    item = next(items, None)
+                    if item is None:
+                        break
+                    queued.append((item[0], pool.submit(worker.analyse, *item[1])))
+                if not queued:
+                    break
+                cid, fut = queued.popleft()
+                if current is not None and cid != current:
+                    passages += self._index_passages(current, found, view)
+                    reads += len(found)
+                    found = []
+                    self._progress(view.id, done, passages, reads)
+                    if self._cancel_requested(view.id):
+                        raise _Cancelled
+                current = cid
+                result = fut.result()
+                found.extend(r for r in result.reads
+                             if view.start_utc_us <= r.at_utc_us < view.end_utc_us)
+                done += 1
+                now = time.monotonic()
+                if now - last_report >= 0.5:
+                    last_report = now
+                    self._progress(view.id, done)
+                    if self._cancel_requested(view.id):
+                        raise _Cancelled
+            if current is not None:
+                passages += self._index_passages(current, found, view)
                 reads += len(found)
                 self._progress(view.id, done, passages, reads)
         except BaseException:
-            for _, futures in queued:
-                for fut in futures:
-                    fut.cancel()
+            for _, fut in queued:
+                fut.cancel()
             raise
         return passages, reads
 
