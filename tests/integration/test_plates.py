@@ -315,3 +315,26 @@ def test_a_job_over_several_cameras_indexes_each_camera(make_container: Any,
     for text, _fmt, _style in PLATES:
         hits = c.plates.search(who, text, case_ref=case.id)
         assert sorted(h.camera_id for h in hits) == cams
+
+
+def test_a_damaged_segment_is_skipped_and_named_the_others_are_read(
+        c: Container, footage: list[Path], tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x00\x00\x18ftypisom" + bytes(20_000))
+    cid = record(c, [footage[0], junk])
+    who = investigator(c)
+    case = c.cases.create(who, reference="PV 2026/562", service="BSU", officer="Lt C",
+                          requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
+    job = c.plates.analyse(who, case.id, [cid], T0, T0 + 24 * S)
+    try:
+        assert c.plates.claim(job.id)
+        done = c.plates.run(job.id)
+    finally:
+        c.plates.close()
+    assert done.state == "done" and done.segments_done == 2
+    assert done.error and "1 segment(s) illisible(s)" in done.error
+    assert "20261125T203000000Z_000001.mp4" in done.error  # the damaged one, by name
+    [hit] = c.plates.search(who, PLATES[0][0], case_ref=case.id)  # from the good segment
+    assert hit.camera_id == cid
+    [event] = [e for e in c.audit.iter_events() if e["action"] == "plates_done"]
+    assert len(event["detail"]["unreadable"]) == 1

@@ -228,7 +228,7 @@ class PlateReading:
         if view.state != "running":
             raise Conflict(f"L'analyse {job_id} n'est pas en cours ({view.state}).")
         try:
-            passages, reads = self._run(view, gating)
+            passages, reads, unreadable = self._run(view, gating)
         except _Cancelled:
             if self._stopping() and not self._jobs.cancel_requested(job_id):
                 self._end(job_id, "failed", error=INTERRUPTED)
@@ -241,11 +241,12 @@ class PlateReading:
             with self._sessions.begin() as db:
                 db.execute(update(PlateJob).where(PlateJob.id == job_id).values(
                     state="done", passages=passages, reads=reads,
+                    error=_unreadable_note(unreadable),
                     finished_utc_us=self._clock.now_us()))
             self._audit.append("plates_done", username=view.requested_by,
                                reason=view.case_reference,
                                detail={"plate_job": job_id, "passages": passages,
-                                       "reads": reads})
+                                       "reads": reads, "unreadable": unreadable})
         return self.job(job_id)
 
     def _end(self, job_id: int, state: str, error: str | None = None) -> None:
@@ -259,11 +260,13 @@ class PlateReading:
     def _stopping(self) -> bool:
         return self._runner is not None and self._runner.stopping
 
-    def _run(self, view: PlateJobView, gating: bool) -> tuple[int, int]:
+    def _run(self, view: PlateJobView, gating: bool
+             ) -> tuple[int, int, builtins.list[str]]:
         """The segments of every camera go to the workers in camera order, a few ahead of
         the one awaited (so that no worker waits at a camera's end, and a week of 50 cameras
         does not queue half a million tasks); a camera's passages are indexed as soon as its
-        segments are done, so the first cameras are searchable early."""
+        segments are done, so the first cameras are searchable early. A segment that cannot
+        be read (damaged) is skipped and named in the result."""
         pool = self._executor()
         ahead = max(2, self.workers * 4)
         done = passages = reads = 0
@@ -272,6 +275,7 @@ class PlateReading:
                  for args in self._work_items(cid, view, gating))
         queued: deque[tuple[int, Future[SegmentResult]]] = deque()
         found: list[Read] = []
+        unreadable: list[str] = []
         current: int | None = None
         if self._cancel_requested(view.id):
             raise _Cancelled
@@ -294,6 +298,9 @@ class PlateReading:
                         raise _Cancelled
                 current = cid
                 result = fut.result()
+                if result.error:
+                    log.warning("plate job %d: %s", view.id, result.error)
+                    unreadable.append(result.error)
                 found.extend(r for r in result.reads
                              if view.start_utc_us <= r.at_utc_us < view.end_utc_us)
                 done += 1
@@ -311,7 +318,7 @@ class PlateReading:
             for _, fut in queued:
                 fut.cancel()
             raise
-        return passages, reads
+        return passages, reads, unreadable
 
     def _work_items(self, camera_id: int, view: PlateJobView,
                     gating: bool) -> builtins.list[tuple[str, int, bool, list[tuple[str, int]]]]:
@@ -463,6 +470,15 @@ class PlateReading:
 
 class _Cancelled(Exception):
     pass
+
+
+def _unreadable_note(unreadable: builtins.list[str]) -> str | None:
+    """What a finished job says of the segments it could not read (None: all were read)."""
+    if not unreadable:
+        return None
+    names = " ; ".join(unreadable[:3]) + (" ; …" if len(unreadable) > 3 else "")
+    return (f"{len(unreadable)} segment(s) illisible(s), non analysé(s) (fichier endommagé) : "
+            f"{names}")[:1000]
 
 
 def group_reads(reads: builtins.list[Read]) -> builtins.list[builtins.list[Read]]:

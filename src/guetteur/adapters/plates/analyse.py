@@ -98,6 +98,7 @@ class SegmentResult:
     seconds: float = 0.0
     frames_decoded: int = 0  # keyframes and predicted frames
     guide_keyframes_decoded: int = 0  # of the sub-stream, when it guides the analysis
+    error: str = ""  # the segment could not be read (damaged): why
 
 
 # --------------------------------------------------------------------------- pixels

@@ -26,5 +26,8 @@ def analyse(path: str, start_utc_us: int, gating: bool = True,
     """`guide`: the camera's sub-stream segments over the same time (path, UTC start)."""
     if _ocr is None:
         init()
-    return analyse_segment(Path(path), start_utc_us, _ocr, gating=gating,
-                           guide=[(Path(p), t) for p, t in guide or []])
+    try:
+        return analyse_segment(Path(path), start_utc_us, _ocr, gating=gating,
+                               guide=[(Path(p), t) for p, t in guide or []])
+    except Exception as exc:  # a damaged file: said in the result, the job goes on
+        return SegmentResult(error=f"{Path(path).name} : {type(exc).__name__} {exc}"[:300])

@@ -125,7 +125,8 @@ window.GuetteurCasePlates = function (ctx) {
     }
     const error = q('.job-error');
     error.textContent = job.state === 'failed' ? `Échec : ${job.error || 'erreur inconnue'}`
-      : (job.state === 'cancelled' ? 'Analyse annulée avant la fin.' : '');
+      : (job.state === 'cancelled' ? 'Analyse annulée avant la fin.'
+        : (job.state === 'done' && job.error ? `Attention : ${job.error}` : ''));
     error.dataset.level = job.state === 'failed' ? 'error' : 'warn';
     return n;
   }
