@@ -202,7 +202,7 @@ def wanted_hit(c: Container, who: Principal, case_id: int, camera_id: int,
 def run_scenario(label: str, cameras: int, minutes: int, workers: int, gating: bool,
                  segs: list[footage.Segment], wanted: footage.Segment,
                  digests: dict[Path, tuple[int, str]], parent: Path, keep: bool,
-                 sub: bool = True) -> Outcome:
+                 sub: bool = True, thorough: bool = False) -> Outcome:
     out = Outcome(label, cameras, minutes, gating, workers)
     work = Path(tempfile.mkdtemp(prefix="guetteur-bench-plate-throughput-", dir=parent))
     c = None
@@ -225,7 +225,7 @@ def run_scenario(label: str, cameras: int, minutes: int, workers: int, gating: b
 
         cpu0_main, cpu0_children = rusage()
         t0 = time.perf_counter()
-        job = c.plates.analyse(who, case_id, cams, from_us, T_END)
+        job = c.plates.analyse(who, case_id, cams, from_us, T_END, thorough=thorough)
         if not c.plates.claim(job.id):
             raise RuntimeError(f"plate job {job.id} not claimable ({job.state})")
         result: dict[str, Any] = {}
@@ -321,11 +321,13 @@ def per_segment(segs: list[footage.Segment], variants: list[str]) -> list[list[o
 
     ocr = PlateOCR(threads=1)
     rows: list[list[object]] = []
-    for variant in variants:  # "sub": guided by the sub-stream; "on": main only; "off"
-        for seg in segs:
-            guide = [(seg.sub_path, 0)] if variant == "sub" and seg.sub_path else []
+    for variant in variants:  # "sub": guided by the sub-stream; "thorough": the same, every
+        for seg in segs:      # sub-stream frame; "on": main only; "off": no gating
+            guide = ([(seg.sub_path, 0)] if variant in ("sub", "thorough") and seg.sub_path
+                     else [])
             t0, cpu0 = time.perf_counter(), time.process_time()
-            r = analyse_segment(seg.path, 0, ocr, gating=variant != "off", guide=guide)
+            r = analyse_segment(seg.path, 0, ocr, gating=variant != "off", guide=guide,
+                                thorough=variant == "thorough")
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
             passages = []
             for group in group_reads(r.reads):
@@ -342,9 +344,10 @@ def per_segment(segs: list[footage.Segment], variants: list[str]) -> list[list[o
             false = sum(1 for p in passages if p.plate.compact not in truths)
             missed = [f"{v.compact} ({v.motion[0]}{v.char_height_px:.0f})"
                       for v, ok in zip(seg.vehicles, found, strict=True) if not ok]
-            label = {"sub": "on, sub-stream guide", "on": "on, main only", "off": "off"}
+            label = {"sub": "on, sub-stream guide", "thorough": "on, sub-stream, thorough",
+                     "on": "on, main only", "off": "off"}
             rows.append([seg.name.split("-", 2)[2], label[variant], cpu, wall,
-                         f"{r.gops_looked}/{r.gops}", r.guide_keyframes_decoded,
+                         f"{r.gops_looked}/{r.gops}", r.guide_frames_decoded,
                          r.keyframes_decoded, r.ocr_calls,
                          len(r.reads), f"{sum(found)}/{len(found)}", false,
                          ", ".join(missed) or "-"])
@@ -365,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="size of the gating-on run without a sub-stream (the main stream's "
                         "keyframes find the motion), extrapolated to cameras x minutes")
     p.add_argument("--main-minutes", type=int, default=60)
+    p.add_argument("--thorough-cameras", type=int, default=2,
+                   help="size of the thorough run (every sub-stream frame looked at), "
+                        "extrapolated to cameras x minutes")
+    p.add_argument("--thorough-minutes", type=int, default=60)
+    p.add_argument("--skip-thorough", action="store_true", help="skip the thorough run")
     p.add_argument("--skip-main", action="store_true",
                    help="skip the gating-on run without a sub-stream")
     p.add_argument("--no-gating", action="store_true",
@@ -405,14 +413,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_per_segment:
         print(f"[{time.strftime('%H:%M:%S')}] per-segment analysis in this process ...",
               flush=True)
-        seg_rows = per_segment([*segs, wanted],
-                               ["sub", "on"] if args.skip_off else ["sub", "on", "off"])
+        seg_rows = per_segment([*segs, wanted], ["sub", "thorough", "on"]
+                               + ([] if args.skip_off else ["off"]))
 
     outcomes: list[Outcome] = []
     if not args.no_gating:
         outcomes.append(run_scenario("(a) gating on, sub-stream guide", args.cameras,
                                      args.minutes, args.workers, True, segs, wanted, digests,
                                      parent, args.keep))
+        if not args.skip_thorough:
+            outcomes.append(run_scenario("(a'') thorough, sub-stream guide",
+                                         args.thorough_cameras, args.thorough_minutes,
+                                         args.workers, True, segs, wanted, digests, parent,
+                                         args.keep, thorough=True))
         if not args.skip_main:
             outcomes.append(run_scenario("(a') gating on, main stream only", args.main_cameras,
                                          args.main_minutes, args.workers, True, segs, wanted,
@@ -431,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         print("## analyse_segment alone, one process, one thread (per distinct segment)")
         print()
         print(table(["segment", "gating", "CPU s", "wall s", "GOPs looked",
-                     "sub keyframes decoded", "keyframes decoded",
+                     "sub frames decoded", "keyframes decoded",
                      "OCR calls", "reads", "vehicles read", "false plates", "missed (motion, "
                      "char px)"], seg_rows))
     target_h = args.cameras * args.minutes / 60

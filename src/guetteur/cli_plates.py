@@ -22,6 +22,10 @@ def plates_analyse(case: CaseOpt, as_: AsOpt,
                                         "réquisition)")] = None,
                    from_: Annotated[str | None, typer.Option("--from")] = None,
                    to: Annotated[str | None, typer.Option("--to")] = None,
+                   thorough: Annotated[bool, typer.Option(
+                       "--approfondie", help="voit aussi les véhicules qui traversent l'image "
+                                             "entre deux images clés (environ 3 fois plus lent)")
+                   ] = False,
                    config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Lit les plaques des images d'une réquisition, avec progression et temps restant."""
     c = container(config)
@@ -37,7 +41,7 @@ def plates_analyse(case: CaseOpt, as_: AsOpt,
         ids = sorted({h.camera_id for h in holds})
         start = min(h.start_utc_us for h in holds)
         end = max(h.end_utc_us for h in holds)
-    job = c.plates.analyse(who, case, ids, start, end)
+    job = c.plates.analyse(who, case, ids, start, end, thorough=thorough)
     view = follow_job(job.id, label="Analyse des plaques", claim=c.plates.claim,
                       run=c.plates.run, view_of=c.plates.job,
                       cancel=lambda job_id: c.plates.cancel(who, job_id),

@@ -238,6 +238,8 @@ def test_investigator_reads_plates_for_a_case_and_finds_a_passage(
     assert page.input_value("#plates-to") == paris_local(end)
     assert page.inner_text("#plate-jobs-empty") == (
         "Aucune analyse de plaques pour cette réquisition.")
+    assert "Analyse approfondie" in page.inner_text("label[for=plates-thorough]")
+    assert not page.is_checked("#plates-thorough")  # the quick pass by default
     page.click("#plates-submit")
     card = page.locator(".plate-job[data-job-id]").first
     card.wait_for()

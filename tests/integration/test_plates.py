@@ -170,7 +170,7 @@ def test_plate_job_uses_the_recorded_sub_stream(c: Container, footage: list[Path
                           requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
     job = c.plates.analyse(who, case.id, [cid], T0, T0 + 24 * S)
     items = c.plates._work_items(cid, job, gating=True)
-    assert [len(guide) for _p, _t, _g, guide in items] == [1, 1]
+    assert [len(guide) for _p, _t, _g, guide, _thorough in items] == [1, 1]
     assert c.plates._work_items(cid, job, gating=False)[0][3] == []
     try:
         assert c.plates.claim(job.id)
@@ -261,7 +261,8 @@ def test_the_command_line_analyses_a_case_and_searches(make_container: Any,
 
     r = cli("plates", "search", "GH-417-KT", "--as", "opj")
     assert r.returncode == 1 and "réquisition judiciaire" in r.stderr
-    r = cli("plates", "analyse", "--case", "PV 2026/558", "--as", "opj", "--camera", "Quai Sud",
+    r = cli("plates", "analyse", "--case", "PV 2026/558", "--as", "opj", "--approfondie",
+            "--camera", "Quai Sud",
             "--from", "2026-11-25T21:30:00", "--to", "2026-11-25T21:30:24")
     assert r.returncode == 0, r.stderr
     assert "Analyse des plaques : 100 %" in r.stderr and "passages" in r.stdout
@@ -338,3 +339,56 @@ def test_a_damaged_segment_is_skipped_and_named_the_others_are_read(
     assert hit.camera_id == cid
     [event] = [e for e in c.audit.iter_events() if e["action"] == "plates_done"]
     assert len(event["detail"]["unreadable"]) == 1
+
+
+@pytest.fixture(scope="module")
+def crossing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any]:
+    """8 s of street (keyframes every 2 s) where one car crosses the whole picture between
+    the keyframes at 4 and 6 s: main stream (one segment) and sub-stream."""
+    work = tmp_path_factory.mktemp("crossing")
+    car = VehicleSpec(enter_s=4.2, text="KL-274-MN", fmt="SIV", style="siv", motion="lateral",
+                      char_height_px=32.0, speed_kmh=25.0)
+    raw = work / "raw.mp4"
+    [truth] = render_video(raw, 8, size=(1920, 1080), vehicles=[car], seed=9,
+                           bitrate_kbps=2000, preset="ultrafast")
+    assert truth.appear_frame > 4 * 25 and truth.leave_frame < 6 * 25  # between keyframes
+    fmp4 = ["-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+            "-frag_duration", "200000"]
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(raw),
+                    "-c", "copy", *fmp4, str(work / "main.mp4")], check=True, timeout=120)
+    subprocess.run(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(raw),
+                    "-vf", "scale=640:360", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-b:v", "500k", "-g", "50", "-bf", "0", *fmp4, str(work / "sub.mp4")],
+                   check=True, timeout=120)
+    return work / "main.mp4", work / "sub.mp4", truth
+
+
+def test_a_thorough_analysis_finds_a_car_that_crosses_between_two_keyframes(
+        crossing: tuple[Path, Path, Any]) -> None:
+    from guetteur.adapters.plates.analyse import analyse_segment
+    from guetteur.adapters.plates.ocr import PlateOCR
+
+    main, sub, _truth = crossing
+    ocr = PlateOCR()
+    quick = analyse_segment(main, T0, ocr, guide=[(sub, T0)])
+    assert "KL274MN" not in plates_of(quick.reads)  # never in view at a keyframe
+    thorough = analyse_segment(main, T0, ocr, guide=[(sub, T0)], thorough=True)
+    assert plates_of(thorough.reads) == {"KL274MN"}
+    assert thorough.guide_frames_decoded == 8 * 25 > quick.guide_frames_decoded == 4
+    assert all(T0 + 4 * S < r.at_utc_us < T0 + 6 * S for r in thorough.reads)
+    # without a sub-stream, thorough scans every main GOP
+    alone = analyse_segment(main, T0, ocr, thorough=True)
+    assert plates_of(alone.reads) == {"KL274MN"} and alone.frames_decoded >= 4 * 25
+
+
+def test_a_thorough_job_is_asked_through_the_api_and_said_on_the_job(
+        c: Container, footage: list[Path]) -> None:
+    cid = record(c, footage)
+    who = investigator(c)
+    case = c.cases.create(who, reference="PV 2026/563", service="BSU", officer="Lt C",
+                          requisition_date="2026-11-25", legal_basis="art. 60-1 CPP")
+    job = c.plates.analyse(who, case.id, [cid], T0, T0 + 24 * S, thorough=True)
+    assert job.thorough and job.public(T0)["thorough"] is True
+    assert all(item[4] is True for item in c.plates._work_items(cid, job, gating=True))
+    [event] = [e for e in c.audit.iter_events() if e["action"] == "plates_analyse"]
+    assert event["detail"]["thorough"] is True

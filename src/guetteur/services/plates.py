@@ -86,6 +86,7 @@ class PlateJobView(JobProgress):
     started_utc_us: int | None
     finished_utc_us: int | None
     error: str | None
+    thorough: bool = False
 
     def counts(self) -> tuple[int, int]:
         return self.segments_done, self.segments_total
@@ -121,8 +122,11 @@ class PlateReading:
     # -- jobs --------------------------------------------------------------------------------
     def analyse(self, who: Principal, case_ref: int | str | None,
                 camera_ids: builtins.list[int], from_us: int, to_us: int,
-                client_addr: str | None = None, gating: bool = True) -> PlateJobView:
-        """Queue a plate-reading job for a case over cameras x range."""
+                client_addr: str | None = None, gating: bool = True,
+                thorough: bool = False) -> PlateJobView:
+        """Queue a plate-reading job for a case over cameras x range; `thorough`: every frame
+        of the sub-stream is looked at, so vehicles crossing between two keyframes are found
+        too (several times slower)."""
         if case_ref is None or str(case_ref).strip() == "":
             raise Forbidden(COMMUNE_REFUSAL if self.mode == "commune" else
                             "Une analyse de plaques demandée par un agent se rattache à une "
@@ -143,24 +147,24 @@ class PlateReading:
             segments += len(self._index.covering(cid, STREAM, from_us, to_us))
         if segments == 0:
             raise NoFootage("Aucune image enregistrée sur cette période pour ces caméras.")
-        job_id = self._insert(case.id, ids, from_us, to_us, who.username, segments)
+        job_id = self._insert(case.id, ids, from_us, to_us, who.username, segments, thorough)
         self._audit.append("plates_analyse", user_id=who.user_id, username=who.username,
                            range_from_utc_us=from_us, range_to_utc_us=to_us,
                            client_addr=client_addr, reason=case.reference,
                            detail={"case": case.reference, "plate_job": job_id,
-                                   "cameras": ids, "segments": segments,
+                                   "cameras": ids, "segments": segments, "thorough": thorough,
                                    "gating": gating})
         self._wake()
         return self.job(job_id)
 
     def _insert(self, case_id: int | None, ids: builtins.list[int], from_us: int, to_us: int,
-                by: str, segments: int) -> int:
+                by: str, segments: int, thorough: bool = False) -> int:
         with self._sessions.begin() as db:
             row = PlateJob(case_id=case_id, camera_ids=json.dumps(ids), start_utc_us=from_us,
                            end_utc_us=to_us, requested_by=by,
                            requested_utc_us=self._clock.now_us(), state="queued",
                            segments_total=segments, segments_done=0, passages=0, reads=0,
-                           cancel_requested=False)
+                           cancel_requested=False, thorough=thorough)
             db.add(row)
             db.flush()
             return int(row.id)
@@ -180,7 +184,8 @@ class PlateReading:
                                 row.start_utc_us, row.end_utc_us, row.requested_by,
                                 row.requested_utc_us, row.state, row.segments_total,
                                 row.segments_done, row.passages, row.reads,
-                                row.started_utc_us, row.finished_utc_us, row.error)
+                                row.started_utc_us, row.finished_utc_us, row.error,
+                                row.thorough)
 
     def jobs_for_case(self, who: Principal, case_ref: int | str) -> builtins.list[PlateJobView]:
         case = self._cases.get(who, case_ref)
@@ -321,9 +326,10 @@ class PlateReading:
         return passages, reads, unreadable
 
     def _work_items(self, camera_id: int, view: PlateJobView,
-                    gating: bool) -> builtins.list[tuple[str, int, bool, list[tuple[str, int]]]]:
-        """(main segment path, its start, gating, its sub-stream guide) for each main segment
-        in the window; the guide is the sub-stream segments overlapping the main one."""
+                    gating: bool
+                    ) -> builtins.list[tuple[str, int, bool, list[tuple[str, int]], bool]]:
+        """(main segment path, its start, gating, its sub-stream guide, thorough) for each main
+        segment in the window; the guide is the sub-stream segments overlapping the main one."""
         mains = self._index.covering(camera_id, STREAM, view.start_utc_us, view.end_utc_us)
         subs = self._index.covering(camera_id, GUIDE_STREAM, view.start_utc_us,
                                     view.end_utc_us) if gating and mains else []
@@ -333,7 +339,7 @@ class PlateReading:
                      for sub in subs
                      if sub.start_utc_us < seg.end_utc_us and sub.end_utc_us > seg.start_utc_us]
             items.append((str(self._store.path_of(seg.storage_key)), seg.start_utc_us, gating,
-                          guide))
+                          guide, view.thorough))
         return items
 
     def _progress(self, job_id: int, done: int, passages: int | None = None,

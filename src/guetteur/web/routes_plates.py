@@ -31,6 +31,7 @@ class AnalyseIn(BaseModel):
                                                                          max_length=500)
     from_: Instant = Field(alias="from")
     to: Instant
+    thorough: bool = False
 
 
 @router.post("/api/cases/{case_id}/plates", status_code=202)
@@ -38,7 +39,7 @@ async def analyse(case_id: int, body: AnalyseIn, request: Request, c: Dep,
                   who: Who) -> dict[str, Any]:
     start, end = parse_instant(body.from_, "from"), parse_instant(body.to, "to")
     job = await asyncio.to_thread(c.plates.analyse, who, case_id, body.camera_ids, start, end,
-                                  client_addr(request))
+                                  client_addr(request), thorough=body.thorough)
     return job.public(c.clock.now_us())
 
 

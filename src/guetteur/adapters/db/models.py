@@ -308,6 +308,9 @@ class PlateJob(Base):
     finished_utc_us: Mapped[int | None] = mapped_column(BigInteger)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text)
+    thorough: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(),
+        comment="every sub-stream frame looked at: vehicles crossing between keyframes too")
 
 
 # -- plate reading and search (issue 5; how the search uses them: services/plate_search.py) --

@@ -76,6 +76,7 @@ SAME_PLACE_IOU = 0.8  # a region this close to one read at the previous keyframe
 OVERLAY_IOU = 0.7  # a text read again where it was ...
 OVERLAY_TIMES = 3  # ... at this many instants ...
 OVERLAY_SPAN_US = 10_000_000  # ... over this long is burnt into the picture (drop_overlays)
+SUB_STEP = 5  # thorough: sub-stream frames between two looks (0.2 s at 25 fps)
 BUSY_SHARE = 0.7  # what changes in this share of the keyframes (a burnt-in clock) is ignored
 
 
@@ -98,6 +99,7 @@ class SegmentResult:
     seconds: float = 0.0
     frames_decoded: int = 0  # keyframes and predicted frames
     guide_keyframes_decoded: int = 0  # of the sub-stream, when it guides the analysis
+    guide_frames_decoded: int = 0  # of the sub-stream: its keyframes, or all (thorough)
     error: str = ""  # the segment could not be read (damaged): why
 
 
@@ -361,12 +363,16 @@ class _Analysis:
 
 def analyse_segment(path: Path, start_utc_us: int, ocr: Any, gating: bool = True,
                     min_score: float = 0.5,
-                    guide: Sequence[tuple[Path, int]] = ()) -> SegmentResult:
+                    guide: Sequence[tuple[Path, int]] = (),
+                    thorough: bool = False) -> SegmentResult:
     """Plate texts read in the segment at `path`, whose first frame is at `start_utc_us`.
     `ocr.read(image, max_side)` returns boxes with `.text`, `.score`, `.box` (x, y, w, h).
     `guide`: the same camera's sub-stream segments (path, UTC of their first frame) over the
     same time; with gating, motion is found on them and only the keyframes of `path` around it
-    are decoded."""
+    are decoded. `thorough`: every sub-stream frame is decoded and looked at every SUB_STEP
+    frames, and the main GOPs where something moves between keyframes are scanned (a vehicle
+    that crosses the picture between two keyframes is found); without a sub-stream, every main
+    GOP is scanned. Several times slower."""
     t0 = time.process_time()
     result = SegmentResult()
     src = Source(path)
@@ -382,9 +388,11 @@ def analyse_segment(path: Path, start_utc_us: int, ocr: Any, gating: bool = True
                     result.gops_looked += 1
                     job.read(frame, index, None)
         else:
-            plan = _motion_from_guide(job, src, guide) if guide else None
+            plan = _motion_from_guide(job, src, guide, thorough) if guide else None
             if plan is None:
                 plan = _motion_from_keyframes(job, src)
+                if plan is not None and thorough:
+                    plan.scan.update(range(len(src.keys)))
             if plan is not None:
                 _read_vehicles(job, src, plan)
     finally:
@@ -427,6 +435,7 @@ class _Plan:
     size: tuple[int, int]
     keyframes: dict[int, Any | None]  # GOP -> decoded keyframe, or None: decode when needed
     smalls: dict[int, np.ndarray] = field(default_factory=dict)  # of the decoded keyframes
+    scan: set[int] = field(default_factory=set)  # GOPs to scan whatever their keyframe shows
 
 
 def _background(smalls: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -459,20 +468,22 @@ def _motion_from_keyframes(job: _Analysis, src: Source) -> _Plan | None:
     return _Plan(background, busy, (first.width, first.height), frames, smalls)
 
 
-def _motion_from_guide(job: _Analysis, src: Source,
-                       guide: Sequence[tuple[Path, int]]) -> _Plan | None:
+def _motion_from_guide(job: _Analysis, src: Source, guide: Sequence[tuple[Path, int]],
+                       thorough: bool = False) -> _Plan | None:
     """Motion found on the sub-stream's keyframes (a 640x360 keyframe decodes ~10x faster
     than a 1080p one): its luma scaled to 1/SCALE of the main stream's frame is compared with
     its own background, and only the main keyframes around a change are kept, the one before
     it and the one after (a vehicle seen at a sub-stream keyframe is in view at one of them, or
     crosses between them and is found by the scan of that GOP). None when the sub-stream cannot
-    guide (missing, too short): every main keyframe is decoded then."""
+    guide (missing, too short): every main keyframe is decoded then. `thorough`: the
+    sub-stream's other frames too (every SUB_STEP-th looked at); a change between keyframes
+    has the main GOP it falls in scanned."""
     width, height = src.size
     target = (width // SCALE, height // SCALE)
     key_us = src.wall_us(job.start)
     gop_us = (key_us[-1] - key_us[0]) / max(1, len(key_us) - 1)
     lo, hi = key_us[0] - gop_us, key_us[-1] + 2 * gop_us
-    probes: list[tuple[int, np.ndarray]] = []
+    probes: list[tuple[int, np.ndarray, bool]] = []  # UTC, luma at 1/SCALE, a keyframe
     for path, start_us in guide:
         try:
             sub = Source(path)
@@ -483,28 +494,36 @@ def _motion_from_guide(job: _Analysis, src: Source,
                 if not lo <= at < hi:
                     continue
                 job.result.guide_keyframes_decoded += 1
-                try:
-                    frame = sub.decode(sub.keys[g])
-                except (av.FFmpegError, ValueError):
-                    continue  # a damaged keyframe: the coverage check below decides
-                if frame is None:
-                    continue
-                luma = _planes(frame)[0]
-                small = cv2.resize(luma, target, interpolation=cv2.INTER_AREA)
-                probes.append((at, cv2.GaussianBlur(small, (5, 5), 0)))
+                indexes = sub.gop(g) if thorough else (sub.keys[g],)
+                for n, index in enumerate(indexes):
+                    try:
+                        frame = sub.decode(index)
+                    except (av.FFmpegError, ValueError):
+                        break  # damaged: the rest of the GOP, or the coverage check, decides
+                    job.result.guide_frames_decoded += 1
+                    if frame is None or n % SUB_STEP:
+                        continue
+                    luma = _planes(frame)[0]
+                    small = cv2.resize(luma, target, interpolation=cv2.INTER_AREA)
+                    probes.append((start_us + sub.us(index), cv2.GaussianBlur(small, (5, 5), 0),
+                                   n == 0))
         finally:
             sub.close()
-    if len(probes) < 3 or probes[0][0] > key_us[0] + gop_us or probes[-1][0] < key_us[-1]:
+    keys = [(at, small) for at, small, key in probes if key]
+    if len(keys) < 3 or keys[0][0] > key_us[0] + gop_us or keys[-1][0] < key_us[-1]:
         return None  # too few, or the sub-stream does not cover the segment: no guide
-    background, busy = _background([small for _, small in probes])
+    background, busy = _background([small for _, small in keys])
     wanted: dict[int, Any | None] = {}
-    for at, small in probes:
-        if regions(small, background, (width, height), busy):
-            g = bisect.bisect_right(key_us, at) - 1  # the main keyframe at or before
-            for k in (g, g + 1):
-                if 0 <= k < len(key_us):
-                    wanted[k] = None
-    return _Plan(background, busy, (width, height), dict(sorted(wanted.items())))
+    scan: set[int] = set()
+    for at, small, key in probes:
+        if not regions(small, background, (width, height), busy):
+            continue
+        g = bisect.bisect_right(key_us, at) - 1  # the main keyframe at or before
+        if key:
+            wanted.update((k, None) for k in (g, g + 1) if 0 <= k < len(key_us))
+        elif 0 <= g < len(key_us):
+            scan.add(g)  # something moves between two keyframes: look at that GOP
+    return _Plan(background, busy, (width, height), dict(sorted(wanted.items())), scan=scan)
 
 
 def _read_vehicles(job: _Analysis, src: Source, plan: _Plan) -> None:
@@ -542,8 +561,8 @@ def _read_vehicles(job: _Analysis, src: Source, plan: _Plan) -> None:
 
     # 2. the frames between keyframes, where a vehicle was caught badly
     scanned: set[int] = set()
-    for g in sorted(scan_after):
-        edges = [e for e in scan_after[g] if e]
+    for g in sorted(set(scan_after) | plan.scan):
+        edges = [e for e in scan_after.get(g, []) if e]
         if g not in scanned:
             scanned.add(g)
             went = job.scan(g, background, busy, done.setdefault(g, []),

@@ -22,12 +22,15 @@ def init(threads: int = 1) -> None:
 
 
 def analyse(path: str, start_utc_us: int, gating: bool = True,
-            guide: list[tuple[str, int]] | None = None) -> SegmentResult:
-    """`guide`: the camera's sub-stream segments over the same time (path, UTC start)."""
+            guide: list[tuple[str, int]] | None = None,
+            thorough: bool = False) -> SegmentResult:
+    """`guide`: the camera's sub-stream segments over the same time (path, UTC start);
+    `thorough`: every sub-stream frame is looked at (see analyse_segment)."""
     if _ocr is None:
         init()
     try:
         return analyse_segment(Path(path), start_utc_us, _ocr, gating=gating,
-                               guide=[(Path(p), t) for p, t in guide or []])
+                               guide=[(Path(p), t) for p, t in guide or []],
+                               thorough=thorough)
     except Exception as exc:  # a damaged file: said in the result, the job goes on
         return SegmentResult(error=f"{Path(path).name} : {type(exc).__name__} {exc}"[:300])

@@ -496,7 +496,9 @@
       btn.disabled = true;
       say(msg, 'Envoi…', 'info');
       try {
-        const answer = await G.sendJson(url, 'POST', { camera_ids: ids, from: from.value, to: to.value });
+        const body = { camera_ids: ids, from: from.value, to: to.value };
+        if (form.elements.thorough) body.thorough = form.elements.thorough.checked;
+        const answer = await G.sendJson(url, 'POST', body);
         say(msg, done(answer), 'ok');
       } catch (err) {
         say(msg, err.message, 'error');

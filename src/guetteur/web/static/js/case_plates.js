@@ -102,7 +102,7 @@ window.GuetteurCasePlates = function (ctx) {
     n.dataset.jobId = job.id;
     n.dataset.state = job.state;
 
-    q('.job-title').textContent = `Analyse n° ${job.id}`;
+    q('.job-title').textContent = `Analyse n° ${job.id}${job.thorough ? ' (approfondie)' : ''}`;
     const pill = q('.job-state');
     pill.textContent = STATES[job.state] || job.state;
     pill.dataset.state = job.state;
