@@ -31,14 +31,16 @@ camera must return a passage at its time (+-3 s); passages whose plate is in no 
 are counted as false.
 
 Scenarios: (a) gating on with the sub-stream recorded (the service's default) on --cameras x
---minutes; (a') gating on without a sub-stream (motion from every main keyframe) on
+--minutes; (a'') the thorough analysis (every sub-stream frame looked at) on --thorough-cameras
+x --thorough-minutes; (a') gating on without a sub-stream (motion from every main keyframe) on
 --main-cameras x --main-minutes; (b) gating off (every keyframe decoded and read whole: the
-baseline) on --off-cameras x --off-minutes; (a') and (b) are extrapolated linearly to the size
-of (a) and labelled so. Before them, every distinct segment is analysed alone in this process
+baseline) on --off-cameras x --off-minutes; (a''), (a') and (b) are extrapolated linearly to
+the size of (a) and labelled so. Before them, every distinct segment is analysed alone in this process
 (`analyse_segment`, one thread) guided by its sub-stream, from the main stream only, and with
 gating off: CPU, keyframes decoded, OCR calls, vehicles read.
 
     .venv/bin/python bench/plate_throughput.py [--cameras 20] [--minutes 60] [--workers 2]
+        [--thorough-cameras 2] [--thorough-minutes 60] [--skip-thorough]
         [--main-cameras 2] [--main-minutes 60] [--skip-main]
         [--off-cameras 1] [--off-minutes 10] [--no-gating] [--skip-off] [--no-per-segment]
         [--preset veryfast|ultrafast] [--workdir DIR] [--keep]
