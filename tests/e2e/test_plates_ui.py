@@ -79,6 +79,11 @@ def plate_video() -> Path:
     return path
 
 
+def with_seconds(value: str) -> str:
+    """A datetime-local value as the browser gives it (`…T03:21` when the seconds are 0)."""
+    return value + ":00" if len(value) == 16 else value
+
+
 def paris_local(us: int) -> str:
     """A datetime-local value (Paris time, seconds) for UTC microseconds."""
     return datetime.fromtimestamp(us / 1e6, UTC).astimezone(PARIS).strftime("%Y-%m-%dT%H:%M:%S")
@@ -234,8 +239,9 @@ def test_investigator_reads_plates_for_a_case_and_finds_a_passage(
     page.wait_for_function("() => document.querySelector('#plates-hint').textContent")
     assert "reprises des gels" in page.inner_text("#plates-hint")
     assert page.is_checked(f"#plates-cam-{cam}")
-    assert page.input_value("#plates-from") == paris_local(start)
-    assert page.input_value("#plates-to") == paris_local(end)
+    # the browser writes a datetime-local value without its seconds when they are 0
+    assert with_seconds(page.input_value("#plates-from")) == paris_local(start)
+    assert with_seconds(page.input_value("#plates-to")) == paris_local(end)
     assert page.inner_text("#plate-jobs-empty") == (
         "Aucune analyse de plaques pour cette réquisition.")
     assert "Analyse approfondie" in page.inner_text("label[for=plates-thorough]")
