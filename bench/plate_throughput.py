@@ -35,9 +35,9 @@ Scenarios: (a) gating on with the sub-stream recorded (the service's default) on
 x --thorough-minutes; (a') gating on without a sub-stream (motion from every main keyframe) on
 --main-cameras x --main-minutes; (b) gating off (every keyframe decoded and read whole: the
 baseline) on --off-cameras x --off-minutes; (a''), (a') and (b) are extrapolated linearly to
-the size of (a) and labelled so. Before them, every distinct segment is analysed alone in this process
-(`analyse_segment`, one thread) guided by its sub-stream, from the main stream only, and with
-gating off: CPU, keyframes decoded, OCR calls, vehicles read.
+the size of (a) and labelled so. Before them, every distinct segment is analysed alone in this
+process (`analyse_segment`, one thread) guided by its sub-stream, thorough, from the main
+stream only, and with gating off: CPU, frames decoded, OCR calls, vehicles read.
 
     .venv/bin/python bench/plate_throughput.py [--cameras 20] [--minutes 60] [--workers 2]
         [--thorough-cameras 2] [--thorough-minutes 60] [--skip-thorough]
