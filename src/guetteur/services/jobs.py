@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -40,15 +41,16 @@ def time_left_s(state: str, started_utc_us: int | None, fraction: float,
     return max(0.0, elapsed * (1 - fraction) / fraction)
 
 
-class JobProgress:
+class JobProgress(ABC):
     """Progress and time left of a job's view (a frozen dataclass with `state` and
     `started_utc_us`) that says what it counts in `counts()` (done, total)."""
 
     state: str
     started_utc_us: int | None
 
+    @abstractmethod
     def counts(self) -> tuple[int, int]:
-        raise NotImplementedError
+        """(units done, units in all): bytes of an export, segments of a plate analysis."""
 
     @property
     def progress(self) -> float:
@@ -100,8 +102,9 @@ class JobTable:
         m = self._model
         with self._sessions.begin() as db:
             db.execute(update(m).where(m.id == job_id).values(cancel_requested=True))
-            db.execute(update(m).where(m.id == job_id, m.state.in_(cancel_now)).values(
-                state="cancelled", finished_utc_us=self._clock.now_us()))
+            if cancel_now:
+                db.execute(update(m).where(m.id == job_id, m.state.in_(cancel_now)).values(
+                    state="cancelled", finished_utc_us=self._clock.now_us()))
 
     def cancel_requested(self, job_id: int) -> bool:
         m = self._model
