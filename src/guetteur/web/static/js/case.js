@@ -30,15 +30,8 @@
   const POLL_WAITING_MS = 5000;
   const CONFIRM_MS = 4000;
 
-  const EXPORT_STATES = {
-    awaiting_approval: 'en attente d’approbation',
-    queued: 'en file',
-    running: 'en cours',
-    done: 'terminée',
-    failed: 'échouée',
-    cancelled: 'annulée',
-  };
-  const FINISHED = new Set(['done', 'failed', 'cancelled']);
+  const EXPORT_STATES = G.JOB_STATES;
+  const FINISHED = G.FINISHED_JOB_STATES;
 
   let cameras = [];
   const cameraNames = new Map();

@@ -20,14 +20,8 @@ window.GuetteurCasePlates = function (ctx) {
   const $ = (id) => document.getElementById(id);
   const POLL_MS = 1000;
   const RETRY_MS = 3000;
-  const STATES = {
-    queued: 'en file',
-    running: 'en cours',
-    done: 'terminée',
-    failed: 'échouée',
-    cancelled: 'annulée',
-  };
-  const FINISHED = new Set(['done', 'failed', 'cancelled']);
+  const STATES = G.JOB_STATES;
+  const FINISHED = G.FINISHED_JOB_STATES;
   const cards = new Map(); // job id -> {node, job}
   const list = $('plate-jobs-list');
   const empty = $('plate-jobs-empty');

@@ -199,6 +199,16 @@
     sendJson(url, method, body) {
       return G.fetchJson(url, { method, body: body == null ? undefined : body });
     },
+    /** French names of a background job's states (exports, plate analyses). */
+    JOB_STATES: {
+      awaiting_approval: 'en attente d’approbation',
+      queued: 'en file',
+      running: 'en cours',
+      done: 'terminée',
+      failed: 'échouée',
+      cancelled: 'annulée',
+    },
+    FINISHED_JOB_STATES: new Set(['done', 'failed', 'cancelled']),
     /**
      * Shows a background job's progress (an export, a plate analysis) in its card: `parts` holds
      * the line, its <progress>, the percentage and time-left spans; `waiting` says why a queued
