@@ -221,3 +221,16 @@ def browser_login(page: Any, username: str, password: str) -> None:
             page.click("#enrol-form button[type=submit]")
     if "/login" in page.url:
         raise RuntimeError(f"still on {page.url} after logging in")
+
+
+def bench_case(c: Any, username: str, password: str, role: str, full_name: str,
+               grants: Sequence[str], reference: str, description: str) -> tuple[Any, Any]:
+    """The benchmark's requester (an account with `grants` on every camera) and a case it
+    sees: (principal, case view)."""
+    who = c.accounts.add_user(username, password, role, full_name=full_name)
+    for action in grants:
+        c.grants.add(username, action)
+    case = c.cases.create(who, reference=reference, service="Commissariat central — BSU",
+                          officer="Lt Martin", requisition_date="2026-11-25",
+                          legal_basis="art. 60-1 CPP (flagrance)", description=description)
+    return who, case

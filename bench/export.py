@@ -51,7 +51,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import REPO, code_version, command_line, free_disk_gib, machine, table
+from _common import (
+    REPO,
+    bench_case,
+    code_version,
+    command_line,
+    free_disk_gib,
+    machine,
+    table,
+)
 
 from guetteur.adapters.evidence.verifier_preuve import verify
 from guetteur.adapters.media.evidence_remux import Part, remux_parts
@@ -127,15 +135,9 @@ def build_footage(work: Path, segment: Path, init_size: int, cameras: int,
                         secret_key=SECRET)
     c = build(settings, clock=FakeClock(T_END + 60 * S))
     try:
-        who = c.accounts.add_user(SUPERVISOR, PASSWORD, "supervisor",
-                                  full_name="Superviseur Banc d'essai")
-        c.grants.add(SUPERVISOR, "playback")
-        c.grants.add(SUPERVISOR, "export")
-        kase = c.cases.create(who, reference="PV 2026/BENCH-EXPORT",
-                              service="Commissariat central — BSU", officer="Lt Martin",
-                              requisition_date="2026-11-25",
-                              legal_basis="art. 60-1 CPP (flagrance)",
-                              description="Banc d'essai de l'extraction")
+        who, kase = bench_case(c, SUPERVISOR, PASSWORD, "supervisor",
+                               "Superviseur Banc d'essai", ["playback", "export"],
+                               "PV 2026/BENCH-EXPORT", "Banc d'essai de l'extraction")
         from_us = T_END - per_camera * SEGMENT_S * S
         cams: list[int] = []
         files: dict[int, list[Path]] = {}

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 import _plate_footage as footage
-from _common import REPO, code_version, command_line, machine, table
+from _common import REPO, bench_case, code_version, command_line, machine, table
 from sqlalchemy import select
 
 from guetteur.adapters.db.models import PlatePassage
@@ -152,14 +152,9 @@ def build_footage(work: Path, cameras: int, minutes: int, workers: int,
                         plates_workers=workers)
     c = build(settings, clock=FakeClock(T_END + 60 * S))
     try:
-        who = c.accounts.add_user(INVESTIGATOR, PASSWORD, "investigator",
-                                  full_name="Enquêteur Banc d'essai")
-        c.grants.add(INVESTIGATOR, "playback")
-        kase = c.cases.create(who, reference="PV 2026/BENCH-PLAQUES",
-                              service="Commissariat central — BSU", officer="Lt Martin",
-                              requisition_date="2026-11-25",
-                              legal_basis="art. 60-1 CPP (flagrance)",
-                              description="Banc d'essai de la lecture de plaques")
+        who, kase = bench_case(c, INVESTIGATOR, PASSWORD, "investigator",
+                               "Enquêteur Banc d'essai", ["playback"], "PV 2026/BENCH-PLAQUES",
+                               "Banc d'essai de la lecture de plaques")
         from_us = T_END - minutes * SEGMENT_S * S
         w_cam, w_min = wanted_position(cameras, minutes)
         cams: list[int] = []
