@@ -303,6 +303,10 @@ def test_admin_creates_account_and_grant_auditor_sees_operator_live_view(
     auditor.fill("#f-user", op_name)
     assert auditor.is_checked("#f-views")
     auditor.click("#audit-filters button[type=submit]")
+    # the unfiltered first page may still be shown: wait for the filtered one to replace it
+    auditor.wait_for_function(
+        "name => { const tds = [...document.querySelectorAll('#audit-body tr td:nth-child(2)')];"
+        " return tds.length > 0 && tds.every((td) => td.textContent === name); }", arg=op_name)
     live = auditor.locator("#audit-body tr[data-action='live']").first
     live.wait_for()
     cells = live.locator("td").all_inner_texts()
