@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -90,11 +93,45 @@ def _demo_accounts(c: Any) -> dict[str, Any]:
 
 
 STREET_CAMERAS = 2  # the first cameras film a street with vehicles (plate reading)
-STREET_VERSION = 1  # bump when the street recipe changes
+STREET_VERSION = 2  # bump when the street recipe changes
+STREET_S = 60  # one loop of the street: a vehicle every 10 s
+# The test-pattern clips are encoded once per camera; ultrafast halves the time of veryfast
+# (1.8 s against 3.6 s a 10-s 1080p clip on 2 cores) at the same bitrate.
+DEMO_PRESET = "ultrafast"
 
 
-def street_footage(cache: Path) -> tuple[Path, list[str]]:
-    """The demo's street (rendered once, ~1 min of CPU): 2 minutes of 1080p with a vehicle
+def demo_cache_dir() -> Path:
+    """Where the demo keeps what it encodes and renders once (~60 MB), outside the clone so a
+    new clone or a wiped `var/` starts at once: `$GUETTEUR_SIM_CACHE_DIR`, else
+    `$XDG_CACHE_HOME/guetteur`, else `~/.cache/guetteur`."""
+    given = os.environ.get("GUETTEUR_SIM_CACHE_DIR")
+    if given:
+        return Path(given).expanduser().resolve()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser().resolve() / "guetteur"
+
+
+class Steps:
+    """Prints the demo's preparation steps with the time since the start."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.started = time.monotonic()
+        self._n = 0
+
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def step(self, text: str) -> None:
+        self._n += 1
+        typer.echo(f"[{self.elapsed_s():5.1f} s] {self._n}/{self.total} {text}")
+
+    def progress(self, text: str) -> None:
+        typer.echo(f"[{self.elapsed_s():5.1f} s]     {text}")
+
+
+def street_footage(cache: Path, steps: Steps | None = None) -> tuple[Path, list[str]]:
+    """The demo's street (rendered once, ~30 s on 2 cores): one minute of 1080p with a vehicle
     every 10 s carrying a fictitious French plate; and those plates."""
     from guetteur.adapters.plates.synth import plan_vehicles, render_video
 
@@ -102,19 +139,50 @@ def street_footage(cache: Path) -> tuple[Path, list[str]]:
     plates = video.with_suffix(".plates.json")
     if not (video.exists() and plates.exists()):
         cache.mkdir(parents=True, exist_ok=True)
-        typer.echo("Premier lancement : rendu d'une rue avec des véhicules pour la lecture de "
-                   "plaques (environ une minute)…")
-        specs = plan_vehicles(120, 10.0, seed=2026, char_height_px=(28.0, 40.0),
+        specs = plan_vehicles(STREET_S, 10.0, seed=2026, char_height_px=(28.0, 40.0),
                               blur_sigma_px=(0.0, 0.8), contrast=(1.0,))
         partial = video.with_name(f".{video.name}")
-        truths = render_video(partial, 120, vehicles=specs, seed=2026, preset="veryfast")
+
+        def progress(done: int, total: int) -> None:
+            if steps is not None and done % (10 * (total // STREET_S)) == 0:
+                steps.progress(f"rue : {100 * done // total} %")
+
+        truths = render_video(partial, STREET_S, vehicles=specs, seed=2026, preset="veryfast",
+                              progress=progress)
         partial.replace(video)
         plates.write_text(json.dumps([t.text for t in truths]))
+    elif steps is not None:
+        steps.progress(f"déjà prête ({video})")
     return video, json.loads(plates.read_text())
 
 
-def start_simulator(cameras: int, rtsp_port: int, data_dir: Path, timeout_s: float = 600,
-                    street: Path | None = None
+def camera_clips(names: list[str], cache: Path, steps: Steps | None = None) -> None:
+    """Encode (or find in the cache) the test-pattern clips of the cameras that do not film
+    the street, so the simulator starts at once."""
+    from guetteur.adapters.simulator.clips import ensure_camera_clips
+
+    for i, name in enumerate(names, start=1):
+        ensure_camera_clips(name, cache, preset=DEMO_PRESET)
+        if steps is not None:
+            steps.progress(f"clips : {i}/{len(names)} ({name})")
+
+
+def _announce_when_listening(host: str, port: int, text: str, steps: Steps) -> None:
+    """Prints `text` once the web server accepts connections (from a daemon thread: the
+    server itself runs in the main thread)."""
+    def wait() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection((host, port), 0.5):
+                typer.echo(text.replace("{elapsed}", f"{steps.elapsed_s():.0f}"))
+                return
+            time.sleep(0.2)
+
+    threading.Thread(target=wait, name="demo-announce", daemon=True).start()
+
+
+def start_simulator(cameras: int, rtsp_port: int, data_dir: Path, cache: Path,
+                    timeout_s: float = 600, street: Path | None = None
                     ) -> tuple[subprocess.Popen[bytes], dict[str, object]]:
     status = data_dir / "simulator.json"
     status.unlink(missing_ok=True)
@@ -122,8 +190,9 @@ def start_simulator(cameras: int, rtsp_port: int, data_dir: Path, timeout_s: flo
                                        str(STREET_CAMERAS)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "guetteur.adapters.simulator", "--cameras", str(cameras),
-         "--port", str(rtsp_port), "--cache-dir", str(data_dir / "simcache"),
-         "--status-file", str(status), *extra], preexec_fn=die_with_parent)
+         "--port", str(rtsp_port), "--cache-dir", str(cache),
+         "--status-file", str(status), "--preset", DEMO_PRESET, "--log-level", "WARNING",
+         *extra], preexec_fn=die_with_parent)
     deadline = time.monotonic() + timeout_s
     while not status.exists():
         if proc.poll() is not None:
@@ -136,14 +205,24 @@ def start_simulator(cameras: int, rtsp_port: int, data_dir: Path, timeout_s: flo
 
 
 def run_demo(cameras: int, data_dir: Path, port: int, rtsp_port: int, segment_s: int) -> None:
+    from guetteur.adapters.simulator.runner import camera_names
     from guetteur.web.server import run_server
 
-    env = _env_file(data_dir, port, segment_s)
-    typer.echo(f"Préparation de {cameras} caméras simulées (premier lancement : encodage des "
-               "clips, environ 5 s par caméra)…")
-    street, plates = street_footage(data_dir / "simcache")
-    sim, info = start_simulator(cameras, rtsp_port, data_dir, street=street)
+    steps = Steps(4)
+    env = _env_file(data_dir, port, segment_s).resolve()
+    cache = demo_cache_dir()
+    typer.echo(f"Préparation de la démo ({cameras} caméras simulées). Le premier lancement "
+               f"encode les images une fois pour toutes (environ 45 s sur 2 cœurs), gardées "
+               f"dans {cache}.")
+    steps.step("Rue avec des véhicules (lecture de plaques)…")
+    street, plates = street_footage(cache, steps)
+    names = camera_names(cameras)
+    steps.step(f"Clips des caméras de test ({max(0, cameras - STREET_CAMERAS)})…")
+    camera_clips(names[STREET_CAMERAS:], cache, steps)
+    steps.step("Démarrage des caméras simulées (serveurs RTSP)…")
+    sim, info = start_simulator(cameras, rtsp_port, data_dir, cache, street=street)
     try:
+        steps.step("Base de données, caméras, comptes, serveur web…")
         c = build(load_settings(env, http_port=port, segment_duration_s=segment_s))
         partners = {p["name"] for p in c.registry.list_partners()}
         existing = {v.name for v in c.registry.list()}
@@ -163,23 +242,30 @@ def run_demo(cameras: int, data_dir: Path, port: int, rtsp_port: int, segment_s:
                 authorisation_ref=f"AP-2026-{100 + i}", retention_days=30), actor="demo")
         accounts = _demo_accounts(c)
         host = c.settings.http_host
-        typer.secho("\n  Guetteur (démo) est prêt :", bold=True)
-        typer.echo(f"    URL          : http://{host}:{port}/")
-        typer.echo("    identifiant  : admin")
-        typer.echo(f"    mot de passe : {accounts['admin']}")
-        typer.echo("    second facteur : à la première connexion, ajoutez le QR code à une "
-                   "application d'authentification (TOTP) ;")
-        typer.echo("                     sans téléphone : `.venv/bin/guetteur user totp-code "
-                   "admin` (démo uniquement)")
-        typer.echo("    autres comptes : " + ", ".join(
-            f"{name} ({role}) / {pw}" for name, (role, pw) in accounts["others"].items()))
-        typer.echo(f"    caméras      : {len(cams)} simulées (RTSP sur le port {rtsp_port}) ; "
-                   f"{', '.join(str(x['name']) for x in cams[:STREET_CAMERAS])} filment une "
-                   "rue où passent des véhicules")
-        typer.echo(f"    plaques      : {', '.join(plates[:4])}… (fictives) : créez une "
-                   "réquisition, lancez la lecture des plaques, cherchez-les")
-        typer.echo(f"    données      : {data_dir.resolve()} (configuration {env})")
-        typer.echo("  Ctrl-C pour arrêter.\n")
+        # absolute paths: the hints work from any folder
+        cli = Path(sys.executable).absolute().with_name("guetteur")
+        lines = [
+            "",
+            "  Guetteur (démo) est prêt (en {elapsed} s) :",
+            f"    URL          : http://{host}:{port}/",
+            "    identifiant  : admin",
+            f"    mot de passe : {accounts['admin']}",
+            "    second facteur : à la première connexion, ajoutez le QR code à une "
+            "application d'authentification (TOTP) ;",
+            "                     sans téléphone (démo uniquement) :",
+            f"                     {cli} user totp-code admin --config {env}",
+            "    autres comptes : " + ", ".join(
+                f"{name} ({role}) / {pw}" for name, (role, pw) in accounts["others"].items()),
+            f"    caméras      : {len(cams)} simulées (RTSP sur le port {rtsp_port}) ; "
+            f"{', '.join(str(x['name']) for x in cams[:STREET_CAMERAS])} filment une "
+            "rue où passent des véhicules",
+            f"    plaques      : {', '.join(plates[:4])}… (fictives) : créez une "
+            "réquisition, lancez la lecture des plaques, cherchez-les",
+            f"    données      : {data_dir.resolve()} (configuration {env})",
+            f"    autres commandes : {cli} --help   (ajoutez --config {env})",
+            "  Ctrl-C pour arrêter.",
+            ""]
+        _announce_when_listening(host, port, "\n".join(lines), steps)
         run_server(c)
     finally:
         with contextlib.suppress(ProcessLookupError):

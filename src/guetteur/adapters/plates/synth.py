@@ -27,7 +27,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -163,11 +163,13 @@ def render_video(
     preset: str = "veryfast",
     frame_index: bool = True,
     encoder_threads: int = 0,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[GroundTruth]:
     """Write the video at ``path`` and return the ground truth of every vehicle whose plate
     is wholly visible at least once, in order of entry. ``vehicles``: as given, or
     ``plan_vehicles(seconds, every_s, seed, fps=fps, size=size)`` when None.
-    ``encoder_threads``: x264 threads, 0 = one per core (1 = bit-exact from run to run)."""
+    ``encoder_threads``: x264 threads, 0 = one per core (1 = bit-exact from run to run).
+    ``progress(frames_done, frames_total)`` is called once a second of video is written."""
     if seconds <= 0 or (seconds * fps) % GOP_FRAMES:
         raise ValueError(
             f"seconds must make whole GOPs of {GOP_FRAMES} frames "
@@ -182,8 +184,11 @@ def render_video(
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     container, stream = _open_encoder(tmp, size, fps, bitrate_kbps, preset, encoder_threads)
     try:
-        for n in range(seconds * fps):
+        total = seconds * fps
+        for n in range(total):
             _encode(container, stream, street.frame(n), n)
+            if progress is not None and (n + 1) % fps == 0:
+                progress(n + 1, total)
         _encode(container, stream, None, seconds * fps)
         container.close()
         os.replace(tmp, path)
