@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from _common import REPO, code_version, machine, table
+
 from support import free_port
 
 
