@@ -30,6 +30,7 @@ def demo_ready_s(cameras: int, cache: Path, work: Path) -> tuple[float, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GUETTEUR_")}
     env["XDG_CACHE_HOME"] = str(cache)
     port, rtsp = free_port(), free_port()
+    work.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     proc = subprocess.Popen(
         [sys.executable, "-m", "guetteur", "demo", "--cameras", str(cameras), "--data-dir",
