@@ -140,6 +140,8 @@ def assess(free_bytes: int, watermark_bytes: int, *, was_full: bool,
 
 
 def _go(n_bytes: int) -> str:
+    if n_bytes < 1e9:
+        return f"{n_bytes / 1e6:.0f} Mo"
     return f"{n_bytes / 1e9:.1f} Go".replace(".", ",")
 
 
