@@ -182,3 +182,97 @@ def test_a_full_disk_frees_the_oldest_unprotected_footage_then_stops_explicitly(
         server.stop()
         sim.stop()
         c.close()
+
+
+# -- the guard's service on its own: fake clock, fake footage files, both databases ------------
+
+def put_footage(c: Container, camera_id: int, start_us: int, seq: int) -> int:
+    import hashlib
+
+    from guetteur.services.segment_index import SegmentRow
+
+    content = os.urandom(MIB)
+    path = c.store.stream_dir(camera_id, "main") / f"20261201T000000000000Z_{seq:06d}.mp4"
+    path.write_bytes(content)
+    c.index.insert([SegmentRow(camera_id, "main", c.store.key_of(path), start_us,
+                               start_us + 60 * 10**6, MIB, hashlib.sha256(content).hexdigest(),
+                               "avc1.640028", 800)], [])
+    with c.sessions() as db:
+        return int(db.scalar(select(Segment.id).where(
+            Segment.storage_key == c.store.key_of(path))) or 0)
+
+
+def test_the_early_purge_spares_holds_and_unfinished_exports_and_stops_at_the_floor(
+        any_db_url: str, make_container: Any, small_disk: Path) -> None:
+    import json
+
+    from guetteur.adapters.db.models import ExportJob
+    from guetteur.domain.clock import FakeClock
+    from guetteur.domain.storage import ALERT_HOLD_S
+    from guetteur.services.space_guard import read_storage
+
+    s = 10**6
+    t0 = 1_796_083_200 * s  # 2026-12-01 00:00 UTC
+    clock = FakeClock(t0 + 7200 * s)
+    c = make_container(any_db_url, clock=clock, data_dir=small_disk / "var",
+                       disk_min_free_pct=0, disk_min_free_bytes=6 * MIB,
+                       disk_min_free_minutes=0, disk_reserve_bytes=1 * MIB)
+    c.accounts.add_user("superviseur", ADMIN_PW, "supervisor")
+    c.grants.add("superviseur", "playback", actor="test")
+    boss = c.accounts.principal_of("superviseur")
+    cams = [c.registry.add(CameraSpec(name=f"CAM-{i + 1}", main_url=f"rtsp://192.0.2.{i + 1}/s"))
+            .id for i in range(2)]
+    # camera 1 at 0, 120, 240 ... s; camera 2 at 60, 180, 300 ... s
+    ids = {(cam, k): put_footage(c, cam, t0 + (120 * k + 60 * j) * s, k)
+           for k in range(6) for j, cam in enumerate(cams)}
+    case = c.cases.create(boss, reference="PV 2026/00778", service="Commissariat",
+                          officer="OPJ Martin", requisition_date="2026-12-01",
+                          legal_basis="art. 60-1 CPP (flagrance)")
+    c.cases.place_holds(boss, case.id, [cams[0]], t0, t0 + 60 * s)  # camera 1's first
+    with c.sessions.begin() as db:  # an export still queued reads camera 2's first
+        db.add(ExportJob(case_id=case.id, camera_ids=json.dumps([cams[1]]),
+                         start_utc_us=t0 + 60 * s, end_utc_us=t0 + 120 * s,
+                         requested_by="superviseur", requested_utc_us=clock.now_us(),
+                         state="queued"))
+    assert c.space.check_once().state == "ok"
+    assert (small_disk / "var" / RESERVE_NAME).stat().st_size == MIB
+    filler = small_disk / "filler.bin"
+
+    fill(filler, leave_bytes=4 * MIB)  # watermark 6 MiB: free up to 7.2 MiB, 4 segments
+    report = c.space.check_once()
+    assert report.state == "early_purge" and report.degraded and report.freed_segments == 4
+    left = set(segments(c))
+    assert left == set(ids.values()) - {ids[(cams[0], 1)], ids[(cams[1], 1)],
+                                        ids[(cams[0], 2)], ids[(cams[1], 2)]}
+    assert not c.store.path_of(f"cam{cams[0]:06d}/main/20261201T000000000000Z_000001.mp4") \
+        .exists()
+    purges = events(c, "early_purge")
+    assert [(e.camera_id, json.loads(e.detail)["segments"]) for e in purges] == \
+        [(cams[0], 2), (cams[1], 2)]
+    detail = json.loads(purges[0].detail)
+    assert detail["reason"] == "purge anticipée : disque plein"
+    assert detail["free_bytes_after"] - detail["free_bytes_before"] >= 4 * MIB
+    assert purges[0].range_from_utc_us == t0 + 120 * s
+
+    # everything left protected, under the floor: recording stops, the reserve is released
+    c.cases.place_holds(boss, case.id, cams, t0, t0 + 86400 * s)
+    fill(filler, leave_bytes=2 * MIB)
+    report = c.space.check_once()
+    assert report.state == "full" and report.freed_segments == 0
+    assert report.message.startswith("Stockage plein : enregistrement interrompu")
+    assert not (small_disk / "var" / RESERVE_NAME).exists()
+    c.space.apply(report)
+    assert not c.space.writable()
+    assert c.space.check_once().state == "full"  # hysteresis: 3 MiB free is not enough
+    assert [r["state"] for r in read_storage(c.sessions, clock.now_us())] == ["full"]
+    assert len(events(c, "storage_full")) == 1
+
+    filler.unlink()  # space comes back
+    report = c.space.check_once()
+    c.space.apply(report)
+    assert report.state == "early_purge" and c.space.writable()
+    assert (small_disk / "var" / RESERVE_NAME).exists()
+    assert len(events(c, "storage_resumed")) == 1
+    clock.advance(ALERT_HOLD_S)
+    assert c.space.check_once().state == "ok"
+    assert set(segments(c)) == left  # nothing else was deleted
