@@ -11,6 +11,7 @@ resumes by itself once space comes back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -276,3 +277,25 @@ def test_the_early_purge_spares_holds_and_unfinished_exports_and_stops_at_the_fl
     clock.advance(ALERT_HOLD_S)
     assert c.space.check_once().state == "ok"
     assert set(segments(c)) == left  # nothing else was deleted
+
+
+def test_a_database_out_of_space_answers_507_in_french_not_500(
+        make_container: Any, small_disk: Path) -> None:
+    """The last line of defence, when no guard ran (the disk filled by something else): the
+    audit insert of a login fails with SQLite's "database or disk is full"."""
+    from fastapi.testclient import TestClient
+
+    from guetteur.web.app import create_app
+
+    c = make_container(f"sqlite:///{small_disk / 'guetteur.db'}", data_dir=small_disk / "var")
+    c.accounts.add_user("admin", ADMIN_PW, "admin")
+    with TestClient(create_app(c, run_background=False)) as client:
+        with (small_disk / "filler.bin").open("wb") as fh:
+            with contextlib.suppress(OSError):
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+        answered = client.post("/login", data={"username": "admin", "password": "faux"})
+        assert answered.status_code == 507, answered.text
+        assert answered.json()["error"] == "InsufficientStorage"
+        assert answered.json()["message"].startswith("Stockage plein")
