@@ -290,11 +290,10 @@ def test_a_database_out_of_space_answers_507_in_french_not_500(
     c = make_container(f"sqlite:///{small_disk / 'guetteur.db'}", data_dir=small_disk / "var")
     c.accounts.add_user("admin", ADMIN_PW, "admin")
     with TestClient(create_app(c, run_background=False)) as client:
-        with (small_disk / "filler.bin").open("wb") as fh:
-            with contextlib.suppress(OSError):
-                while True:
-                    fh.write(b"\0" * 65536)
-                    fh.flush()
+        with (small_disk / "filler.bin").open("wb", buffering=0) as fh, \
+                contextlib.suppress(OSError):
+            while True:  # until ENOSPC
+                fh.write(b"\0" * 65536)
         answered = client.post("/login", data={"username": "admin", "password": "faux"})
         assert answered.status_code == 507, answered.text
         assert answered.json()["error"] == "InsufficientStorage"

@@ -3,7 +3,8 @@
 Keys look like `cam000012/main/20261125T183000123Z_000042.mp4`: the camera id, the stream, the
 recorder run (its start in UTC) and the segment's number in that run. Files are written by
 ffmpeg straight to their final path; `finalize` fsyncs a finished file (and its folder) before
-its row is inserted, so an indexed segment is always on disk.
+its row is inserted, so an indexed segment is always on disk. Out of space (ENOSPC) is
+`InsufficientStorage`; other file errors are `StorageError`.
 """
 
 from __future__ import annotations
