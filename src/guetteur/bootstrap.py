@@ -1,9 +1,9 @@
 """The only place that wires Guetteur together: settings -> engine -> services.
 
 `build(settings)` returns a `Container` with every service, and nothing running. `start()`
-launches the long-lived tasks (batching writer, status writer, recorder supervisor, retention
-purge) on the current event loop; `stop()` stops recorders cleanly (open segments finished and
-indexed), drains the writer and joins every task.
+launches the long-lived tasks (batching writer, status writer, space guard, recorder
+supervisor, retention purge) on the current event loop; `stop()` stops recorders cleanly (open
+segments finished and indexed), drains the writer and joins every task.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from guetteur.adapters.evidence.signing import EvidenceKey
 from guetteur.adapters.secrets import SecretBox
 from guetteur.adapters.storage.local import LocalStore
 from guetteur.domain.clock import Clock, SystemClock
+from guetteur.domain.storage import SpacePolicy
 from guetteur.services.access import AccessGate
 from guetteur.services.accounts import Accounts
 from guetteur.services.audit import AuditLog
@@ -38,6 +39,7 @@ from guetteur.services.registry import CameraRegistry
 from guetteur.services.retention import RetentionPurger
 from guetteur.services.segment_index import SegmentIndex
 from guetteur.services.segment_writer import SegmentWriter
+from guetteur.services.space_guard import SpaceGuard
 from guetteur.services.status import StatusBoard
 from guetteur.settings import Settings
 
@@ -62,6 +64,7 @@ class Container:
     exports: EvidenceExports
     register: Register
     plates: PlateReading
+    space: SpaceGuard
     writer: SegmentWriter | None = None
     writer_task: asyncio.Task[None] | None = None
     status: StatusBoard | None = None
@@ -93,11 +96,17 @@ class Container:
         self.writer_task = asyncio.create_task(self.writer.run(), name="segment-writer")
         self._tasks.append(asyncio.create_task(self.status.run(), name="status-writer"))
         if record:
+            # the first check before any recorder starts: a full disk is known at once
+            try:
+                await self.space.check()
+            except Exception:
+                log.exception("space guard: first check failed")
+            self._tasks.append(asyncio.create_task(self.space.run(), name="space-guard"))
             config = RecorderConfig(ffmpeg=s.ffmpeg_path, segment_s=s.segment_duration_s,
                                     timeout_s=s.rtsp_timeout_s, backoff_max_s=s.backoff_max_s,
                                     node=s.node_name)
             deps = RecorderDeps(self.store, self.writer, self.index, self.status, self.clock,
-                                config)
+                                config, self.space)
             self.supervisor = RecorderSupervisor(self.registry, deps, s.reconcile_interval_s)
             self._tasks.append(asyncio.create_task(self.supervisor.run(), name="recorders"))
         if purge:
@@ -183,7 +192,12 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
                      plates=PlateReading(sessions, clock, audit, gate, cases, index, store,
                                          PlateSearch(sessions), settings.plates_dir,
                                          settings.plates_mode, settings.plates_workers,
-                                         settings.max_plates_s))
+                                         settings.max_plates_s),
+                     space=SpaceGuard(sessions, store, clock, audit, SpacePolicy(
+                         settings.disk_min_free_pct, settings.disk_min_free_bytes,
+                         settings.disk_min_free_minutes, settings.disk_reserve_bytes),
+                         settings.data_dir.resolve(), settings.node_name,
+                         settings.disk_check_interval_s))
 
 
 def _dev_key(settings: Settings) -> str:

@@ -79,14 +79,21 @@ def simulate(ctx: typer.Context,
 @app.command()
 @handled
 def status(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """État de chaque caméra : enregistrement, reconnexion, désactivée."""
+    """État du stockage et de chaque caméra : enregistrement, reconnexion, désactivée."""
+    from guetteur.domain.timeutil import iso_paris
     from guetteur.services.inventory import camera_status
+    from guetteur.services.space_guard import read_storage
 
     c = container(config)
     rows = camera_status(c)
     if as_json:
         out(rows)
         return
+    for s in read_storage(c.sessions, c.clock.now_us()):
+        since = iso_paris(s["since_utc_us"])
+        stale = " (plus de nouvelles du nœud)" if s["stale"] else ""
+        typer.echo(f"stockage {s['node']} : {s['state']} depuis {since}{stale} — "
+                   f"{s['message']}")
     for r in rows:
         typer.echo(f"{r['id']:>4}  {r['name']:<20} {r['state']:<13} "
                    f"{r['last_segment_end_utc'] or '-':<25} {r['segments']:>6} seg  "

@@ -56,6 +56,25 @@ class Settings(BaseSettings):
                                " police: also continuously on designated cameras")
     plates_workers: int = Field(2, ge=1, le=64,
                                 description="worker processes that read plates")
+    disk_min_free_pct: float = Field(
+        5.0, ge=0, le=50,
+        description="free space kept on the footage storage's file system, in % of its size: "
+                    "below it (or below DISK_MIN_FREE_BYTES, or DISK_MIN_FREE_MINUTES of "
+                    "footage, whichever is largest) the oldest footage no hold or export "
+                    "protects is deleted before its retention, and the register says so")
+    disk_min_free_bytes: int = Field(
+        2 * 1024**3, ge=0, description="free space kept on the footage storage, in bytes "
+                                       "(see DISK_MIN_FREE_PCT)")
+    disk_min_free_minutes: float = Field(
+        10.0, ge=0, description="free space kept on the footage storage, in minutes of "
+                                "footage at the current write rate (see DISK_MIN_FREE_PCT)")
+    disk_reserve_bytes: int = Field(
+        64 * 1024**2, ge=0,
+        description="space preallocated in DATA_DIR (reserve-espace.bin) and released when "
+                    "recording must stop on a full disk, so the database, the audit trail "
+                    "and logins keep working; 0: none")
+    disk_check_interval_s: float = Field(
+        5.0, gt=0, description="seconds between two checks of the storage's free space")
     max_plates_s: int = Field(
         7 * 24 * 3600, gt=0, description="longest time range one plate analysis may cover")
 

@@ -26,7 +26,7 @@ from guetteur.domain.cameras import redact_urls, with_credentials
 from guetteur.domain.clock import Clock
 from guetteur.domain.segments import JOIN_TOLERANCE_US, SegmentTimer
 from guetteur.domain.timeutil import from_us
-from guetteur.services.ports import SegmentStore
+from guetteur.services.ports import SegmentStore, SpaceGate
 from guetteur.services.registry import CameraRegistry, RecordTarget
 from guetteur.services.segment_index import GapRow, SegmentIndex
 from guetteur.services.segment_writer import FinishedFile, SegmentWriter, recover_stream
@@ -64,6 +64,7 @@ class RecorderDeps:
     status: StatusBoard
     clock: Clock
     config: RecorderConfig
+    space: SpaceGate | None = None  # the space guard: no writing while the disk is full
 
 
 class StreamRecorder:
@@ -77,6 +78,7 @@ class StreamRecorder:
         self._status = deps.status
         self._clock = deps.clock
         self._config = deps.config
+        self._space = deps.space
         self.state = StreamState()
         self._proc: asyncio.subprocess.Process | None = None
         self._gap_reason = "recorder_stopped"
@@ -107,6 +109,7 @@ class StreamRecorder:
         self._last_end_us = await asyncio.to_thread(self._index.last_end, cam, self.stream)
         backoff = self._config.backoff_min_s
         while True:
+            await self._wait_for_space()
             produced = await self._run_once()
             if self._stopping:
                 self._set_state("stopped")
@@ -117,6 +120,8 @@ class StreamRecorder:
             storage = any(k in error for k in ("No space left", "Permission denied",
                                                 "Read-only file system"))
             self._gap_reason = "storage_error" if storage else "camera_offline"
+            if "No space left" in error and self._space is not None:
+                self._space.report_full()
             self._set_state("reconnecting", self.state.last_error or "stream ended")
             log.warning("%s: stream stopped (%s); reconnecting in %.1f s", self.name,
                         self.state.last_error, backoff)
@@ -146,6 +151,7 @@ class StreamRecorder:
                                           name=f"{self.name}:stderr")
         watch_task = asyncio.create_task(self._watch_first_bytes(proc),
                                          name=f"{self.name}:watch")
+        space_task = asyncio.create_task(self._stop_when_full(proc), name=f"{self.name}:space")
         try:
             assert proc.stdout is not None
             while line := await proc.stdout.readline():
@@ -170,7 +176,8 @@ class StreamRecorder:
             if proc.returncode is None:
                 await self._terminate(proc)
             watch_task.cancel()
-            await asyncio.gather(stderr_task, watch_task, return_exceptions=True)
+            space_task.cancel()
+            await asyncio.gather(stderr_task, watch_task, space_task, return_exceptions=True)
             self._proc = None
             self.state.current_key = None
         self.state.last_error = (" | ".join(errors[-3:]) or
@@ -183,6 +190,25 @@ class StreamRecorder:
             self._writer.submit(GapRow(self.target.camera_id, self.stream, last, start_utc_us,
                                        self._gap_reason, self.state.last_error))
         errors.clear()
+
+    async def _wait_for_space(self) -> None:
+        """While the space guard says the disk is full, do not start ffmpeg; the hole is a
+        `storage_error` gap once recording resumes."""
+        space = self._space
+        if space is None or space.writable():
+            return
+        self._gap_reason = "storage_error"
+        self._set_state("storage_full", space.alert() or "stockage plein")
+        log.error("%s: storage full, recording interrupted until space comes back", self.name)
+        await space.wait_writable()
+        log.warning("%s: space is back, recording resumes", self.name)
+
+    async def _stop_when_full(self, proc: asyncio.subprocess.Process) -> None:
+        if self._space is None:
+            return
+        await self._space.wait_full()
+        if proc.returncode is None:
+            await self._terminate(proc)
 
     async def _watch_first_bytes(self, proc: asyncio.subprocess.Process) -> None:
         """Report `recording` as soon as video reaches the disk, not at the first cut."""

@@ -24,6 +24,7 @@ from guetteur.services.audit import event_json
 KINDS: dict[str, str] = {
     "retention_purge": "Destruction (durée de conservation atteinte)",
     "retention_purge_plates": "Destruction de lectures de plaques (durée atteinte)",
+    "early_purge": "Destruction anticipée (disque plein)",
     "case_create": "Réquisition enregistrée",
     "case_close": "Réquisition close",
     "hold_place": "Gel judiciaire posé",

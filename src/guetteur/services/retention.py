@@ -59,6 +59,23 @@ def deleted_digest(hashes_by_start: list[tuple[int, str]]) -> str:
                           .encode()).hexdigest()
 
 
+def protected_spans(db: Session, camera_id: int | None = None) -> list[HoldSpan]:
+    """Active holds (on one camera, or all), and the ranges of exports not finished yet (their
+    segments must not vanish under the job that reads them). The retention purge and the
+    space guard's early purge both keep whatever meets one of these."""
+    cond = [] if camera_id is None else [Hold.camera_id == camera_id]
+    spans = [HoldSpan(*r) for r in db.execute(
+        select(Hold.camera_id, Hold.start_utc_us, Hold.end_utc_us)
+        .where(*cond, Hold.released_utc_us.is_(None))).all()]
+    jobs = db.execute(select(ExportJob.camera_ids, ExportJob.start_utc_us,
+                             ExportJob.end_utc_us).where(ExportJob.state.in_(
+                                 ("awaiting_approval", "queued", "running")))).all()
+    for j in jobs:
+        spans += [HoldSpan(int(cid), j.start_utc_us, j.end_utc_us)
+                  for cid in json.loads(j.camera_ids) if camera_id in (None, cid)]
+    return spans
+
+
 class RetentionPurger:
     def __init__(self, sessions: sessionmaker[Session], store: SegmentStore, clock: Clock,
                  audit: AuditLog, plates_dir: Path | None = None) -> None:
@@ -81,18 +98,8 @@ class RetentionPurger:
         return reports
 
     def _holds(self, camera_id: int) -> list[HoldSpan]:
-        """Active holds on the camera, and the ranges of exports not finished yet (their
-        segments must not vanish under the job that reads them)."""
         with self._sessions() as db:
-            spans = [HoldSpan(*r) for r in db.execute(
-                select(Hold.camera_id, Hold.start_utc_us, Hold.end_utc_us)
-                .where(Hold.camera_id == camera_id, Hold.released_utc_us.is_(None))).all()]
-            jobs = db.execute(select(ExportJob.camera_ids, ExportJob.start_utc_us,
-                                     ExportJob.end_utc_us).where(ExportJob.state.in_(
-                                         ("awaiting_approval", "queued", "running")))).all()
-        spans += [HoldSpan(camera_id, j.start_utc_us, j.end_utc_us) for j in jobs
-                  if camera_id in json.loads(j.camera_ids)]
-        return spans
+            return protected_spans(db, camera_id)
 
     def _purge_camera(self, camera_id: int, name: str, cutoff: int) -> PurgeReport | None:
         holds = self._holds(camera_id)

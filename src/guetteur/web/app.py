@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -49,8 +50,15 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+    def healthz() -> Any:
+        """200 "ok", or 503 "degraded" while the storage is short of space (footage deleted
+        early in the last hour, or recording interrupted): a monitor alerts on the status
+        code, a person reads `storage.message`. The web interface keeps working either way."""
+        storage = container.space.health()
+        body = {"status": "ok", "version": __version__, "storage": storage}
+        if storage is not None and storage["degraded"]:
+            return JSONResponse(body | {"status": "degraded"}, status_code=503)
+        return body
 
     for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_admin,
                    routes_audit, routes_cases, routes_plates, routes_case_pages,

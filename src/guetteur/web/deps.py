@@ -28,10 +28,17 @@ def render(request: Request, name: str, active: str = "", status_code: int = 200
     full = state.get("stage") == "full"
     user = {"username": who.username, "role": who.role} if who and full else None
     nav = NAV.get(who.role, []) if who and full else []
+    alert = (request.app.state.container.space.alert()
+             if who and full and who.role in STORAGE_ALERT_ROLES else None)
     return templates.TemplateResponse(
         request, name, {"user": user, "active": active, "version": __version__,
-                        "csrf_token": state.get("csrf", ""), "nav": nav, **context},
+                        "csrf_token": state.get("csrf", ""), "nav": nav,
+                        "storage_alert": alert, **context},
         status_code=status_code)
+
+
+# Who sees the « stockage plein » banner: those who run the cameras and the room.
+STORAGE_ALERT_ROLES = frozenset({"admin", "supervisor", "operator"})
 
 
 # The menu each role sees (key, label, path); pages still check rights themselves.

@@ -7,9 +7,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
+from guetteur.adapters.storage.space import is_disk_full
 from guetteur.domain import errors as e
+
+DISK_FULL = ("Stockage plein : l'action n'a pas pu être enregistrée. Guetteur libère de "
+             "l'espace de lui-même (images les plus anciennes non protégées) ; réessayez dans "
+             "une minute, et si cela persiste prévenez l'administrateur (disque à agrandir).")
 
 STATUS: dict[type[e.GuetteurError], int] = {
     e.InvalidInput: 422,
@@ -57,6 +62,15 @@ def install(app: FastAPI) -> None:
         input, not a server error (SQLite raises OverflowError, PostgreSQL a DataError)."""
         return await _domain_error(request, e.InvalidInput(
             "Valeur hors des limites acceptées (identifiant ou instant trop grand)."))
+
+    @app.exception_handler(OperationalError)
+    async def _disk_full(request: Request, exc: Exception) -> Any:
+        """The database out of disk space (SQLite "database or disk is full", PostgreSQL
+        DiskFull): 507 with what to do, never a 500. Other database errors stay 500s. (File
+        writes translate ENOSPC at their adapter, into InsufficientStorage.)"""
+        if not is_disk_full(exc):
+            raise exc
+        return await _domain_error(request, e.InsufficientStorage(DISK_FULL))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -94,6 +94,23 @@ class StreamStatus(Base):
     updated_utc_us: Mapped[int] = mapped_column(BigInteger)
 
 
+class StorageStatus(Base):
+    """Free space of each node's footage storage, written by its space guard (decision 0009),
+    read by `guetteur status` in another process."""
+
+    __tablename__ = "storage_status"
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), comment="ok|early_purge|low|full")
+    since_utc_us: Mapped[int] = mapped_column(BigInteger)
+    free_bytes: Mapped[int] = mapped_column(BigInteger)
+    total_bytes: Mapped[int] = mapped_column(BigInteger)
+    min_free_bytes: Mapped[int] = mapped_column(
+        BigInteger, comment="the watermark: below it footage is deleted before its retention")
+    message: Mapped[str] = mapped_column(Text, comment="in French, for administrators")
+    last_early_purge_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+    updated_utc_us: Mapped[int] = mapped_column(BigInteger)
+
+
 class Segment(Base):
     __tablename__ = "segment"
     __table_args__ = (

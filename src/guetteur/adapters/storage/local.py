@@ -3,19 +3,23 @@
 Keys look like `cam000012/main/20261125T183000123Z_000042.mp4`: the camera id, the stream, the
 recorder run (its start in UTC) and the segment's number in that run. Files are written by
 ffmpeg straight to their final path; `finalize` fsyncs a finished file (and its folder) before
-its row is inserted, so an indexed segment is always on disk.
+its row is inserted, so an indexed segment is always on disk. Out of space (ENOSPC) is
+`InsufficientStorage`; other file errors are `StorageError`.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from guetteur.domain.errors import StorageError
+from guetteur.domain.errors import InsufficientStorage, StorageError
 
 _CHUNK = 1 << 20
+DISK_FULL = ("Stockage des images plein : le segment n'a pas pu être écrit. L'espace est "
+             "libéré automatiquement (images les plus anciennes non protégées).")
 
 
 class LocalStore:
@@ -59,6 +63,8 @@ class LocalStore:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise InsufficientStorage(DISK_FULL) from exc
             raise StorageError(f"cannot finalize segment {key}: {exc.strerror}") from exc
         return size, digest.hexdigest()
 

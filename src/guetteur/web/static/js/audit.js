@@ -49,6 +49,9 @@
     camera_remove: 'Suppression de caméra',
     partner_add: 'Ajout de bailleur',
     retention_purge: 'Effacement (durée de conservation)',
+    early_purge: 'Effacement anticipé (disque plein)',
+    storage_full: 'Stockage plein : enregistrement interrompu',
+    storage_resumed: 'Stockage : enregistrement repris',
   };
   // Why the access gate refused (detail.decision), in French.
   const DECISIONS = {

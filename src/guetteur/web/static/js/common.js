@@ -128,6 +128,7 @@
       starting: 'Démarrage',
       disabled: 'Désactivée',
       stopped: 'Arrêtée',
+      storage_full: 'Stockage plein',
     },
     stateLabel(state) { return G.STATE_LABELS[state] || 'État inconnu'; },
     /** Create an element: el('a', {href: '/x', class: 'btn', dataset: {id: 1}}, 'texte', child). */

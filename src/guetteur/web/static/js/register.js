@@ -15,7 +15,7 @@
   const G = window.Guetteur;
   const $ = (id) => document.getElementById(id);
   const GROUPS = {
-    destructions: ['retention_purge'],
+    destructions: ['retention_purge', 'early_purge'],
     holds: ['hold_place', 'hold_release_request', 'hold_release_cancel', 'hold_release_approve'],
     exports: ['export_create', 'export_approve', 'export_done', 'export_failed',
       'export_cancelled', 'export_download'],
@@ -34,6 +34,11 @@
     requested_by: 'Demandée par',
     state: 'État',
     error: 'Erreur',
+    reason: 'Motif',
+    free_bytes_before: 'Octets libres avant',
+    free_bytes_after: 'Octets libres après',
+    min_free_bytes: 'Seuil d’espace libre (octets)',
+    protected_ranges: 'Périodes protégées (gel/extraction)',
   };
   const STATE_WORDS = {
     awaiting_approval: 'en attente d’approbation', queued: 'en file', running: 'en cours',
