@@ -112,7 +112,9 @@ class ServerProcess:
         self.port = port or free_port()
         self.env = dict(os.environ)
         self.env.update({"GUETTEUR_DATA_DIR": str(data_dir), "GUETTEUR_HTTP_PORT": str(self.port),
-                         "GUETTEUR_SECRET_KEY": "test-secret-key-0123456789-abcdefghijkl"})
+                         "GUETTEUR_SECRET_KEY": "test-secret-key-0123456789-abcdefghijkl",
+                         # the space guard's reserve file: small, every test server makes one
+                         "GUETTEUR_DISK_RESERVE_BYTES": str(1 << 20)})
         for key, value in settings.items():
             self.env[f"GUETTEUR_{key.upper()}"] = str(value)
         self.proc: subprocess.Popen[bytes] | None = None

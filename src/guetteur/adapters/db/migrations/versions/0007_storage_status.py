@@ -1,6 +1,6 @@
 """free space of each node's footage storage (space guard, decision 0009)
 
-Revision ID: 0010
+Revision ID: 0007
 Revises: 0006
 Create Date: 2026-12-03
 """
@@ -8,7 +8,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0010'
+revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
