@@ -105,7 +105,7 @@ async def playback_playlist(camera_id: int, request: Request, c: Dep, who: Who,
                              headers={"Cache-Control": "no-store"})
 
 
-@router.get(media_route("/segments/{segment_id}/media"))
+@router.api_route(media_route("/segments/{segment_id}/media"), methods=["GET", "HEAD"])
 async def segment_media(segment_id: int, request: Request, c: Dep, who: Who,
                         reason: Reason = None, pt: Token = None) -> Any:
     """Segment bytes (any Range form, HEAD, If-Range: `web/byte_ranges.py`). Covered by the
