@@ -135,7 +135,7 @@ async def segment_media(segment_id: int, request: Request, c: Dep, who: Who,
                             client_addr=addr, reason=reason, detail=detail, unavailable=gone,
                             covered_by=covered_by)
     assert opened is not None
-    return MediaFile(opened, "video/mp4", headers={"Cache-Control": "private, no-store"})
+    return MediaFile(opened, "video/mp4", headers={"Cache-Control": "private, max-age=3600"})
 
 
 # HEAD through the very same handler (and gate); kept out of the OpenAPI schema, where a
