@@ -508,3 +508,27 @@ def test_the_playback_page_s_playlist_addresses_are_what_the_player_fetches(env:
     assert maps == uris and len(uris) == 1
     query = parse_qs(urlsplit(uris[0]).query)
     assert query["reason"] == [CASE] and len(query["pt"][0]) < 120
+
+
+def test_the_gate_refuses_unknown_cameras_on_both_databases(any_db_url: str,
+                                                            make_container: Any) -> None:
+    """An `owner: city` grant used to reach any unknown id (decided as a city camera)."""
+    from guetteur.domain.cameras import CameraSpec
+    from guetteur.domain.errors import Forbidden, NotFound
+
+    c = make_container(any_db_url, clock=FakeClock(T0))
+    c.registry.add(CameraSpec(name="Mairie", main_url="rtsp://192.0.2.10/s"))
+    city = c.accounts.add_user("ville", "V1lle-l0ng-password-x", "operator")
+    admin = c.accounts.add_user("admin", "Adm1n-l0ng-password", "admin")
+    c.grants.add("ville", "playback", "owner", "city")
+    c.grants.add("admin", "playback")
+    assert c.gate.authorize_media(city, "playback", 1) > 0
+    with pytest.raises(Forbidden):
+        c.gate.authorize_media(city, "playback", UNKNOWN)
+    with pytest.raises(NotFound):
+        c.gate.authorize_media(admin, "playback", UNKNOWN)
+    with c.sessions() as db:
+        events = list(db.scalars(select(AuditEvent).order_by(AuditEvent.id)))[-3:]
+    assert [(e.action, e.camera_id, json.loads(e.detail)["decision"]) for e in events] == [
+        ("playback", 1, "granted"), ("playback_denied", UNKNOWN, "unknown camera"),
+        ("playback_denied", UNKNOWN, "unknown camera")]
