@@ -173,7 +173,7 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
     accounts = Accounts(sessions, clock, box, settings.session_idle_s,
                         settings.session_absolute_s)
     grants = Grants(sessions, clock)
-    gate = AccessGate(sessions, grants, audit, clock)
+    gate = AccessGate(sessions, grants, audit, clock, box.derive(b"playback-token"))
     registry.on_change(gate.invalidate)
     cases = Cases(sessions, clock, audit, gate)
     # generated at first start; its private half is encrypted with a key derived from the

@@ -6,6 +6,7 @@ written for the person who has to act: they say what is wrong and what to do.
 
     GuetteurError
      ├── InvalidInput        bad value from a user (HTTP 422)
+     │    └── RangeNotSatisfiable  a byte range beyond the file (416)
      ├── NotFound            unknown camera, segment, partner... (404)
      ├── Conflict            duplicate name, state that forbids the change (409)
      ├── NotAuthenticated    no valid session (401)
@@ -33,6 +34,14 @@ class InvalidInput(GuetteurError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class RangeNotSatisfiable(InvalidInput):
+    """The asked byte range starts past the end of the file (HTTP Range)."""
+
+    def __init__(self, message: str, size_bytes: int) -> None:
+        super().__init__(message, "range")
+        self.size_bytes = size_bytes
 
 
 class NotFound(GuetteurError):

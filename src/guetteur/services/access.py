@@ -7,19 +7,43 @@ whatever the answer, writes an audit event (a refusal is as worth tracing as an 
 investigator must give a case reference for playback and export. It returns the audit event
 id, which a live view's closing event refers to. `allowed` answers the same question without
 an audit event, for a live view re-checking its right while it plays and for filtering lists.
+
+Invariants:
+- The event tells what happened. `playback`/`live`/`export` means the pixels are given;
+  `<action>_denied` means nothing is, with `detail.decision` saying why: the right's reason,
+  "case reference required", "unknown camera", "not found" (segment, crop or package gone),
+  "no footage", "not available" (package not finished). Callers resolve the object *before*
+  deciding and pass what is missing as `unavailable`, so no grant is written for a request
+  that then fails.
+- An unknown camera or object is decided as a camera no scoped grant covers: 404 only for a
+  user granted on every camera, the same 403 as any refusal for everyone else.
+- A request is covered either by its own event or, for segment bytes, by the audited playlist
+  event its playback token names (`playback_cover`); the full decision runs either way and a
+  refusal is always written.
 """
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from guetteur.adapters.db.models import Camera, Partner
+from guetteur.domain import playback_token
 from guetteur.domain.clock import Clock
-from guetteur.domain.errors import Forbidden
+from guetteur.domain.errors import (
+    Conflict,
+    Forbidden,
+    GuetteurError,
+    NoFootage,
+    NotFound,
+    RangeNotSatisfiable,
+)
 from guetteur.domain.permissions import (
     PIXEL_ACTIONS,
     CameraRef,
@@ -28,16 +52,37 @@ from guetteur.domain.permissions import (
     Principal,
     decide,
 )
+from guetteur.domain.playback_token import PlaybackClaims
 from guetteur.services.audit import AuditLog
 from guetteur.services.grants import Grants
 
 CACHE_S = 1.0
+PLAYBACK_TOKEN_S = 4 * 3600  # a playlist's segment addresses stay covered this long
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    camera_id: int | None
+    why: str  # the event's "decision"
+    grant_ids: tuple[int, ...]
+    error: GuetteurError | None  # None: granted
+
+
+_OUTCOME: dict[type[GuetteurError], str] = {
+    NotFound: "not found", NoFootage: "no footage", Conflict: "not available",
+    RangeNotSatisfiable: "range not satisfiable"}
+
+
+def _clean(reason: str | None) -> str | None:
+    return (reason or "").strip()[:256] or None
 
 
 class AccessGate:
     def __init__(self, sessions: sessionmaker[Session], grants: Grants, audit: AuditLog,
-                 clock: Clock) -> None:
+                 clock: Clock, token_key: bytes = b"") -> None:
         self._sessions = sessions
+        # without a configured key (tests), tokens are valid in this process only
+        self._token_key = token_key or secrets.token_bytes(32)
         self._grants = grants
         self._audit = audit
         self._clock = clock
@@ -66,11 +111,11 @@ class AccessGate:
         return refs
 
     def camera_ref(self, camera_id: int | None) -> CameraRef | None:
+        """The camera's facts; None for None or an unknown id (then only a grant on all
+        cameras covers it: the caller learns nothing of which ids exist)."""
         if camera_id is None:
             return None
-        # An unknown camera is decided as a camera nobody has a scoped grant on: the caller
-        # learns nothing about which ids exist unless it could see them anyway.
-        return self.camera_refs().get(camera_id, CameraRef(camera_id))
+        return self.camera_refs().get(camera_id)
 
     def grants_of(self, user_id: int) -> list[Grant]:
         now = time.monotonic()
@@ -89,36 +134,121 @@ class AccessGate:
     def allowed(self, who: Principal, action: str, camera_id: int | None) -> bool:
         return self.decision(who, action, camera_id).allowed
 
-    def authorize_media(self, who: Principal, action: str, camera_id: int, *,
+    def authorize_media(self, who: Principal, action: str, camera_id: int | None, *,
                         range_from_utc_us: int | None = None,
                         range_to_utc_us: int | None = None, client_addr: str | None = None,
-                        reason: str | None = None,
-                        detail: dict[str, object] | None = None) -> int:
-        if action not in PIXEL_ACTIONS:
-            raise ValueError(f"{action} is not a pixel action")
-        decision = self.decision(who, action, camera_id)
-        reason = (reason or "").strip()[:256] or None
-        missing_case = decision.allowed and decision.needs_case and not reason
-        allowed = decision.allowed and not missing_case
-        why = "case reference required" if missing_case else decision.reason
-        event_id = self._audit.append(
-            action if allowed else f"{action}_denied", user_id=who.user_id,
-            username=who.username, camera_id=camera_id, range_from_utc_us=range_from_utc_us,
+                        reason: str | None = None, detail: dict[str, object] | None = None,
+                        unavailable: GuetteurError | None = None,
+                        covered_by: int | None = None) -> int:
+        """Decide a pixel request and write its audit event; the event id, or raise.
+
+        `camera_id` None: the object asked for (segment, crop, package) does not exist.
+        `unavailable`: the error the request ends with although the right may hold (file
+        gone, package not finished), found by the caller before deciding. `covered_by`: the
+        id of an audited grant this request provably belongs to (a verified playback token):
+        a grant then writes no new event and returns it; a refusal is always written."""
+        [event_id] = self.authorize_media_each(
+            who, action, [camera_id], range_from_utc_us=range_from_utc_us,
             range_to_utc_us=range_to_utc_us, client_addr=client_addr, reason=reason,
-            detail={**(detail or {}), "decision": why,
-                    "grants": list(decision.grant_ids)})
-        if missing_case:
-            raise Forbidden("Une référence de réquisition judiciaire est obligatoire pour "
-                            "consulter ou extraire ces images (paramètre « reason »).")
-        if not allowed:
-            raise Forbidden("Vous n'avez pas le droit de voir les images de cette caméra.")
+            detail=detail, unavailable=unavailable, covered_by=covered_by)
         return event_id
 
-    def check_media(self, who: Principal, action: str, camera_id: int | None) -> None:
-        """Decision without an audit event: for follow-up byte-range requests of a media
-        already opened (and audited) in the same session."""
-        if not self.allowed(who, action, camera_id):
-            raise Forbidden("Vous n'avez pas le droit de voir les images de cette caméra.")
+    def authorize_media_each(self, who: Principal, action: str,
+                             camera_ids: Sequence[int | None], *,
+                             range_from_utc_us: int | None = None,
+                             range_to_utc_us: int | None = None,
+                             client_addr: str | None = None, reason: str | None = None,
+                             detail: dict[str, object] | None = None,
+                             unavailable: GuetteurError | None = None,
+                             covered_by: int | None = None) -> list[int]:
+        """One request for the pixels of several cameras (an export package): granted only if
+        granted on every one (one event each); otherwise only the refusals are written, since
+        nothing is given."""
+        if action not in PIXEL_ACTIONS:
+            raise ValueError(f"{action} is not a pixel action")
+        reason = _clean(reason)
+        verdicts = [self._verdict(who, action, cid, reason, unavailable) for cid in camera_ids]
+        refused = [v for v in verdicts if v.error is not None]
+        ids = []
+        for v in refused or verdicts:
+            if v.error is None and covered_by is not None:
+                ids.append(covered_by)
+                continue
+            ids.append(self._audit.append(
+                action if v.error is None else f"{action}_denied", user_id=who.user_id,
+                username=who.username, camera_id=v.camera_id,
+                range_from_utc_us=range_from_utc_us, range_to_utc_us=range_to_utc_us,
+                client_addr=client_addr, reason=reason,
+                detail={**(detail or {}), "decision": v.why, "grants": list(v.grant_ids),
+                        **({"covered_by": covered_by} if covered_by is not None else {})}))
+        if refused:
+            error = refused[0].error
+            assert error is not None
+            raise error
+        return ids
+
+    def _verdict(self, who: Principal, action: str, camera_id: int | None,
+                 reason: str | None, unavailable: GuetteurError | None) -> _Verdict:
+        """The truthful outcome, in order: no right (403, whatever exists), unknown camera or
+        object (404 for whoever holds a grant on every camera, else the same 403), missing
+        case reference (403), unavailable (its error), granted."""
+        ref = self._known_camera(camera_id)
+        # An unknown camera or object is decided as a camera no scoped grant covers: only a
+        # grant on all cameras can reach it, so its 404 tells nothing to anyone else.
+        decision = decide(who, self.grants_of(who.user_id), action, ref, self._clock.now_us())
+        grants = decision.grant_ids
+        unknown = ref is None
+        what = "unknown camera" if camera_id is not None else "not found"
+        if not decision.allowed:
+            return _Verdict(camera_id, what if unknown else decision.reason, grants,
+                            Forbidden("Vous n'avez pas le droit de voir les images de cette "
+                                      "caméra."))
+        if unknown:
+            gone = NotFound("Caméra inconnue.") if camera_id is not None else (
+                unavailable or NotFound("Objet inconnu."))
+            return _Verdict(camera_id, what, grants, gone)
+        if decision.needs_case and not reason:
+            return _Verdict(camera_id, "case reference required", grants, Forbidden(
+                "Une référence de réquisition judiciaire est obligatoire pour consulter ou "
+                "extraire ces images (paramètre « reason »)."))
+        if unavailable is not None:
+            return _Verdict(camera_id, _OUTCOME.get(type(unavailable), "unavailable"), grants,
+                            unavailable)
+        return _Verdict(camera_id, decision.reason, grants, None)
+
+    def _known_camera(self, camera_id: int | None) -> CameraRef | None:
+        if camera_id is None:
+            return None
+        ref = self.camera_refs().get(camera_id)
+        if ref is None:  # maybe added by another process within the cache's second
+            with self._lock:
+                self._cameras = None
+            ref = self.camera_refs().get(camera_id)
+        return ref
+
+    def issue_playback_token(self, who: Principal, camera_id: int, stream: str,
+                             from_utc_us: int, to_utc_us: int, event_id: int,
+                             reason: str | None) -> str:
+        """The token a playlist's segment addresses carry (see domain/playback_token.py)."""
+        expires_s = self._clock.now_us() // 1_000_000 + PLAYBACK_TOKEN_S
+        claims = PlaybackClaims(who.user_id, camera_id, stream, from_utc_us, to_utc_us,
+                                event_id, expires_s)
+        return playback_token.sign(self._token_key, claims, _clean(reason))
+
+    def playback_cover(self, token: str | None, who: Principal, camera_id: int, stream: str,
+                       start_utc_us: int, end_utc_us: int,
+                       reason: str | None) -> tuple[int | None, str | None]:
+        """(id of the audited playback event covering this segment request, None) when the
+        token is valid for it, else (None, why not)."""
+        if not token:
+            return None, "no token"
+        claims = playback_token.verify(self._token_key, token, _clean(reason))
+        if isinstance(claims, str):
+            return None, claims
+        why = playback_token.rejection(claims, user_id=who.user_id, camera_id=camera_id,
+                                       stream=stream, start_utc_us=start_utc_us,
+                                       end_utc_us=end_utc_us, now_utc_us=self._clock.now_us())
+        return (None, why) if why else (claims.event_id, None)
 
     def authorize(self, who: Principal, action: str, camera_id: int | None = None) -> None:
         """Non-pixel actions (configuration, health, audit): checked, not audited here."""

@@ -236,30 +236,47 @@ class EvidenceExports:
     def download(self, who: Principal, job_id: int,
                  client_addr: str | None = None) -> tuple[Path, str]:
         """Path and file name of a finished package, for whoever holds the export right on
-        every camera in it (each decision audited) and sees its case."""
-        job = self.progress(job_id)
-        for cid in job.camera_ids:
-            self.authorize_camera(who, job, cid, client_addr)
-        return self.release_package(who, job, client_addr)
+        every camera in it (each decision audited) and sees its case. The web route does
+        the same three steps (so that it opens the file between them)."""
+        try:
+            job, path, problem = self.package_for(who, job_id)
+        except NotFound as exc:
+            self._gate.authorize_media(who, "export", None, client_addr=client_addr,
+                                       detail={"export": job_id, "stage": "download"},
+                                       unavailable=exc)
+            raise
+        self.authorize_download(who, job, client_addr, problem)
+        assert path is not None
+        return self.hand_over(who, job, path, client_addr)
 
-    def authorize_camera(self, who: Principal, job: JobView, camera_id: int,
-                         client_addr: str | None) -> None:
-        self._gate.authorize_media(who, "export", camera_id, range_from_utc_us=job.start_utc_us,
-                                   range_to_utc_us=job.end_utc_us, client_addr=client_addr,
-                                   reason=job.case_reference,
-                                   detail={"case": job.case_reference, "export": job.id,
-                                           "stage": "download"})
-
-    def release_package(self, who: Principal, job: JobView,
-                        client_addr: str | None = None) -> tuple[Path, str]:
-        """After the gate: the case must be visible, the package finished and present; the
-        hand-over goes into the register."""
-        job = self.get(who, job.id)
+    def package_for(self, who: Principal,
+                    job_id: int) -> tuple[JobView, Path | None, GuetteurError | None]:
+        """The job (NotFound unless `who` sees its case), its package file, and why it cannot
+        be given (not finished, file gone): found *before* the gate decides, so that the
+        download's audit events tell what happened."""
+        job = self.get(who, job_id)
         if job.state != "done" or not job.package_name:
-            raise Conflict("Cette extraction n'est pas terminée.")
+            return job, None, Conflict("Cette extraction n'est pas terminée.")
         path = self.dir / job.package_name
-        if not path.exists():
-            raise NotFound("Le fichier de cette extraction n'existe plus sur le serveur.")
+        if not path.is_file():
+            return job, None, NotFound("Le fichier de cette extraction n'existe plus sur le "
+                                       "serveur.")
+        return job, path, None
+
+    def authorize_download(self, who: Principal, job: JobView, client_addr: str | None,
+                           unavailable: GuetteurError | None = None) -> None:
+        """The gate on every camera of the package: all granted (one event each) or
+        refused (only the refusals, or the package's problem, are written)."""
+        self._gate.authorize_media_each(
+            who, "export", job.camera_ids, range_from_utc_us=job.start_utc_us,
+            range_to_utc_us=job.end_utc_us, client_addr=client_addr,
+            reason=job.case_reference, unavailable=unavailable,
+            detail={"case": job.case_reference, "export": job.id, "stage": "download"})
+
+    def hand_over(self, who: Principal, job: JobView, path: Path,
+                  client_addr: str | None = None) -> tuple[Path, str]:
+        """After the gate: the hand-over goes into the register."""
+        assert job.package_name is not None
         self._audit.append("export_download", user_id=who.user_id, username=who.username,
                            range_from_utc_us=job.start_utc_us, range_to_utc_us=job.end_utc_us,
                            client_addr=client_addr, reason=job.case_reference,

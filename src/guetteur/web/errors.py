@@ -18,6 +18,7 @@ DISK_FULL = ("Stockage plein : l'action n'a pas pu être enregistrée. Guetteur 
 
 STATUS: dict[type[e.GuetteurError], int] = {
     e.InvalidInput: 422,
+    e.RangeNotSatisfiable: 416,
     e.NotFound: 404,
     e.NoFootage: 404,
     e.Conflict: 409,
@@ -53,7 +54,9 @@ def install(app: FastAPI) -> None:
         body: dict[str, object] = {"error": type(exc).__name__, "message": exc.message}
         if isinstance(exc, e.InvalidInput) and exc.field:
             body["field"] = exc.field
-        return JSONResponse(body, status_code=status)
+        headers = ({"Content-Range": f"bytes */{exc.size_bytes}"}
+                   if isinstance(exc, e.RangeNotSatisfiable) else None)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)

@@ -7,14 +7,16 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from guetteur.bootstrap import Container
+from guetteur.domain.errors import NotFound, RangeNotSatisfiable
 from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import iso_paris, parse_instant
 from guetteur.services.register import KINDS, to_csv, to_html
 from guetteur.web.deps import container
+from guetteur.web.media_file import MediaFile, open_media
 from guetteur.web.routes_media import media_route
 from guetteur.web.session import client_addr, csrf_protect, principal
 
@@ -151,18 +153,26 @@ async def approve_export(job_id: int, request: Request, c: Dep, who: Who) -> dic
 
 @router.get(media_route("/exports/{job_id}/download", prefix="/api"))
 async def download_export(job_id: int, request: Request, c: Dep, who: Who) -> Any:
-    """The package: pixels, so the gate decides (and audits) every camera in it first."""
+    """The package: pixels, so the gate decides (and audits) every camera in it first. The
+    job and its file are resolved before, so a package that cannot be given is written down
+    as refused with why ("not found", "not available"), never as granted."""
     addr = client_addr(request)
-    job = await asyncio.to_thread(c.exports.progress, job_id)
-    for camera_id in job.camera_ids:
-        await asyncio.to_thread(c.gate.authorize_media, who, "export", camera_id,
-                                range_from_utc_us=job.start_utc_us,
-                                range_to_utc_us=job.end_utc_us, client_addr=addr,
-                                reason=job.case_reference,
-                                detail={"case": job.case_reference, "export": job.id,
-                                        "stage": "download"})
-    path, name = await asyncio.to_thread(c.exports.release_package, who, job, addr)
-    return FileResponse(path, media_type="application/zip", filename=name)
+    try:
+        job, path, problem = await asyncio.to_thread(c.exports.package_for, who, job_id)
+    except NotFound as exc:  # unknown job, or a case it may not see: 403, or 404
+        await asyncio.to_thread(c.gate.authorize_media, who, "export", None, client_addr=addr,
+                                detail={"export": job_id, "stage": "download"},
+                                unavailable=exc)
+        raise
+    opened = await asyncio.to_thread(open_media, path, request) if path else None
+    if path and opened is None:
+        problem = NotFound("Le fichier de cette extraction n'existe plus sur le serveur.")
+    elif opened is not None and opened.plan.status == 416:
+        problem = RangeNotSatisfiable("Plage d'octets hors du fichier.", opened.size_bytes)
+    await asyncio.to_thread(c.exports.authorize_download, who, job, addr, problem)
+    assert path is not None and opened is not None
+    _, name = await asyncio.to_thread(c.exports.hand_over, who, job, path, addr)
+    return MediaFile(opened, "application/zip", filename=name)
 
 
 @router.get("/api/evidence/public-key")

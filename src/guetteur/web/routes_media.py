@@ -1,6 +1,12 @@
 """Routes that return pixels. Every one calls `AccessGate.authorize_media` (which audits)
 before sending a byte: live WebSocket, HLS playlist, segment bytes, clip download.
 
+Segment bytes are one way: every request (any Range, HEAD, If-Range) runs the full decision
+(case reference included); it is covered by the playlist's audit event when it carries that
+playlist's valid playback token (`pt`), and writes its own event otherwise — a token-less
+request still works for whoever holds the right, audited each time. Files are sent by
+`web/media_file.py` from the one Range parser (`web/byte_ranges.py`).
+
 `tests/integration/test_web_api.py` enumerates the app's routes: a media route added
 without the gate fails the build.
 """
@@ -17,16 +23,24 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse
 from starlette.background import BackgroundTask
 
 from guetteur.adapters.media.clip import ClipPart, remux_clip
 from guetteur.bootstrap import Container
-from guetteur.domain.errors import Forbidden, GuetteurError, InvalidInput, NoFootage, NotFound
+from guetteur.domain.errors import (
+    GuetteurError,
+    InvalidInput,
+    MediaError,
+    NoFootage,
+    NotFound,
+    RangeNotSatisfiable,
+)
 from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import PARIS, from_us, parse_instant
 from guetteur.services.hls import playlist
 from guetteur.web.deps import container
+from guetteur.web.media_file import MediaFile, open_media
 from guetteur.web.session import client_addr, principal, ws_principal
 
 log = logging.getLogger(__name__)
@@ -37,6 +51,8 @@ From = Annotated[str, Query(alias="from", description="ISO 8601 or UTC microseco
 Reason = Annotated[str | None, Query(max_length=256, description="case reference (required "
                                      "for investigators)")]
 To = Annotated[str, Query(description="ISO 8601 or UTC microseconds")]
+Token = Annotated[str | None, Query(max_length=200, description="playback token from the "
+                                    "playlist (see domain/playback_token.py)")]
 MEDIA_ROUTES: set[str] = set()
 
 
@@ -62,19 +78,28 @@ def _range(from_: str, to: str, max_s: int) -> tuple[int, int]:
     return start, end
 
 
+def segment_query(c: Container, who: Principal, camera_id: int, stream: str, start_us: int,
+                  end_us: int, event_id: int, reason: str | None) -> str:
+    """`?pt=<playback token>[&reason=]` for a playlist's segment addresses: they are covered
+    by the playlist's audit event `event_id` (see domain/playback_token.py)."""
+    token = c.gate.issue_playback_token(who, camera_id, stream, start_us, end_us, event_id,
+                                        reason)
+    return "?" + urlencode({"pt": token, **({"reason": reason} if reason else {})})
+
+
 @router.get(media_route("/cameras/{camera_id}/playback.m3u8"),
             response_class=PlainTextResponse)
 async def playback_playlist(camera_id: int, request: Request, c: Dep, who: Who,
                             from_: From, to: To, stream: str = "main",
                             reason: Reason = None) -> Any:
     start, end = _range(from_, to, 48 * 3600)
-    await asyncio.to_thread(c.gate.authorize_media, who, "playback", camera_id,
-                            range_from_utc_us=start, range_to_utc_us=end,
-                            client_addr=client_addr(request), reason=reason,
-                            detail={"stream": stream})
+    event_id = await asyncio.to_thread(c.gate.authorize_media, who, "playback", camera_id,
+                                       range_from_utc_us=start, range_to_utc_us=end,
+                                       client_addr=client_addr(request), reason=reason,
+                                       detail={"stream": stream})
     await asyncio.to_thread(c.registry.get, camera_id)
     segments = await asyncio.to_thread(c.index.covering, camera_id, _stream(stream), start, end)
-    query = f"?{urlencode({'reason': reason})}" if reason else ""
+    query = segment_query(c, who, camera_id, stream, start, end, event_id, reason)
     return PlainTextResponse(playlist(segments, query),
                              media_type="application/vnd.apple.mpegurl",
                              headers={"Cache-Control": "no-store"})
@@ -82,28 +107,41 @@ async def playback_playlist(camera_id: int, request: Request, c: Dep, who: Who,
 
 @router.get(media_route("/segments/{segment_id}/media"))
 async def segment_media(segment_id: int, request: Request, c: Dep, who: Who,
-                        reason: Reason = None) -> Any:
-    if not await asyncio.to_thread(c.gate.visible, who, "playback"):
-        # no hint of which segment ids exist to someone who may play back nothing
-        raise Forbidden("Vous n'avez pas le droit de relire des images.")
-    seg = await asyncio.to_thread(c.index.get, segment_id)
-    # One audit event per playback session is written for the playlist; segment bytes are
-    # requested many times per session (range requests), so they are checked, not each logged
-    # unless it is the first request of this segment (Range starting at 0).
-    first = request.headers.get("range", "bytes=0-").startswith("bytes=0-")
-    if first:
-        await asyncio.to_thread(c.gate.authorize_media, who, "playback", seg.camera_id,
-                                range_from_utc_us=seg.start_utc_us,
-                                range_to_utc_us=seg.end_utc_us,
-                                client_addr=client_addr(request), reason=reason,
+                        reason: Reason = None, pt: Token = None) -> Any:
+    """Segment bytes (any Range form, HEAD, If-Range: `web/byte_ranges.py`). Covered by the
+    playlist's audit event when `pt` is a valid playback token for this segment, else audited
+    on its own; the full decision runs every time."""
+    addr = client_addr(request)
+    try:
+        seg = await asyncio.to_thread(c.index.get, segment_id)
+    except NotFound as exc:  # decided as an unknown object: 403 or 404, audited either way
+        await asyncio.to_thread(c.gate.authorize_media, who, "playback", None,
+                                client_addr=addr, reason=reason, unavailable=exc,
                                 detail={"segment_id": segment_id})
-    else:
-        await asyncio.to_thread(c.gate.check_media, who, "playback", seg.camera_id)
-    path = c.store.path_of(seg.storage_key)
-    if not path.exists():
-        raise NotFound("Fichier du segment introuvable (voir `guetteur check`).")
-    return FileResponse(path, media_type="video/mp4",
-                        headers={"Cache-Control": "private, max-age=3600"})
+        raise
+    opened = await asyncio.to_thread(open_media, c.store.path_of(seg.storage_key), request)
+    gone = None if opened is not None else NotFound(
+        "Fichier du segment introuvable (voir `guetteur check`).")
+    if opened is not None and opened.plan.status == 416:
+        gone = RangeNotSatisfiable("Plage d'octets hors du fichier.", opened.size_bytes)
+    covered_by, why_not = c.gate.playback_cover(pt, who, seg.camera_id, seg.stream,
+                                                seg.start_utc_us, seg.end_utc_us, reason)
+    detail: dict[str, object] = {"segment_id": segment_id, "method": request.method,
+                                 "bytes": opened.plan.describe() if opened else None}
+    if covered_by is None:
+        detail["token"] = why_not
+    await asyncio.to_thread(c.gate.authorize_media, who, "playback", seg.camera_id,
+                            range_from_utc_us=seg.start_utc_us, range_to_utc_us=seg.end_utc_us,
+                            client_addr=addr, reason=reason, detail=detail, unavailable=gone,
+                            covered_by=covered_by)
+    assert opened is not None
+    return MediaFile(opened, "video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+
+
+# HEAD through the very same handler (and gate); kept out of the OpenAPI schema, where a
+# second operation of the same function would clash with the GET one.
+router.add_api_route("/segments/{segment_id}/media", segment_media, methods=["HEAD"],
+                     include_in_schema=False)
 
 
 @router.get(media_route("/cameras/{camera_id}/at"))
@@ -125,14 +163,15 @@ async def segment_at(camera_id: int, request: Request, c: Dep, who: Who, t: str,
 async def clip(camera_id: int, request: Request, c: Dep, who: Who, from_: From, to: To,
                stream: str = "main", reason: Reason = None) -> Any:
     start, end = _range(from_, to, c.settings.max_clip_s)
+    # resolved before deciding (nothing is shown before the decision), so that a clip of
+    # nothing is not written down as a granted export
+    segments = await asyncio.to_thread(c.index.covering, camera_id, _stream(stream), start, end)
     await asyncio.to_thread(c.gate.authorize_media, who, "export", camera_id,
                             range_from_utc_us=start, range_to_utc_us=end,
                             client_addr=client_addr(request), reason=reason,
-                            detail={"kind": "clip"})
+                            detail={"kind": "clip"}, unavailable=None if segments else NoFootage(
+                                "Aucun enregistrement dans cette plage pour cette caméra."))
     cam = await asyncio.to_thread(c.registry.get, camera_id)
-    segments = await asyncio.to_thread(c.index.covering, camera_id, _stream(stream), start, end)
-    if not segments:
-        raise NoFootage("Aucun enregistrement dans cette plage pour cette caméra.")
     parts = [ClipPart(c.store.path_of(s.storage_key), s.start_utc_us, s.end_utc_us)
              for s in segments]
     tmp = Path(tempfile.mkstemp(prefix="guetteur-clip-", suffix=".mp4")[1])
@@ -143,8 +182,11 @@ async def clip(camera_id: int, request: Request, c: Dep, who: Who, from_: From, 
         raise
     stamp = from_us(start).astimezone(PARIS).strftime("%Y-%m-%d_%Hh%Mm%Ss")
     name = f"{cam.name.replace(' ', '_')}_{stamp}_Paris.mp4"
-    return FileResponse(tmp, media_type="video/mp4", filename=name,
-                        background=BackgroundTask(tmp.unlink, missing_ok=True))
+    opened = await asyncio.to_thread(open_media, tmp, request)
+    if opened is None:
+        raise MediaError("Le montage de l'extrait a échoué.")
+    return MediaFile(opened, "video/mp4", filename=name,
+                     background=BackgroundTask(tmp.unlink, missing_ok=True))
 
 
 @router.websocket(media_route("/cameras/{camera_id}/live"))

@@ -7,7 +7,6 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -16,6 +15,7 @@ from guetteur.domain.errors import NotFound
 from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import iso_paris, iso_utc, parse_instant
 from guetteur.web.deps import container
+from guetteur.web.media_file import MediaFile, open_media
 from guetteur.web.routes_media import media_route
 from guetteur.web.session import client_addr, csrf_protect, principal
 
@@ -98,16 +98,26 @@ async def crop(passage_id: int, request: Request, c: Dep, who: Who,
             found = db.execute(select(PlatePassage.camera_id, PlatePassage.crop_key,
                                       PlatePassage.first_utc_us, PlatePassage.case_id)
                                .where(PlatePassage.id == passage_id)).first()
-        if found is None or not found.crop_key:
-            raise NotFound("Vignette inconnue.")
-        return found
+        return found if found is not None and found.crop_key else None
 
+    addr = client_addr(request)
+    detail = {"plate_passage": passage_id}
     found = await asyncio.to_thread(row)
     case_ref = reason
-    if found.case_id is not None:  # a case's passage: only for who sees the case
-        case_ref = (await asyncio.to_thread(c.cases.get, who, found.case_id)).reference
+    if found is not None and found.case_id is not None:  # only for who sees the case
+        try:
+            case_ref = (await asyncio.to_thread(c.cases.get, who, found.case_id)).reference
+        except NotFound:
+            found = None  # a case it may not see: as if the passage did not exist
+    if found is None:  # decided and audited as an unknown object (403, or 404)
+        await asyncio.to_thread(c.gate.authorize_media, who, "playback", None,
+                                client_addr=addr, reason=reason, detail=detail,
+                                unavailable=NotFound("Vignette inconnue."))
+    opened = await asyncio.to_thread(open_media, c.plates.crop_path(found.crop_key), request)
     await asyncio.to_thread(c.gate.authorize_media, who, "playback", found.camera_id,
                             range_from_utc_us=found.first_utc_us,
-                            range_to_utc_us=found.first_utc_us, client_addr=client_addr(request),
-                            reason=case_ref, detail={"plate_passage": passage_id})
-    return FileResponse(c.plates.crop_path(found.crop_key), media_type="image/jpeg")
+                            range_to_utc_us=found.first_utc_us, client_addr=addr,
+                            reason=case_ref, detail=detail, unavailable=None if opened else
+                            NotFound("Le fichier de cette vignette n'existe plus."))
+    assert opened is not None
+    return MediaFile(opened, "image/jpeg")

@@ -60,6 +60,11 @@
     'account disabled': 'compte désactivé',
     'no valid grant for this camera and action': 'aucun droit valable sur cette caméra',
     'landlords see camera health only': 'un bailleur ne voit pas les images',
+    'unknown camera': 'caméra inconnue',
+    'not found': 'introuvable (fichier ou objet absent)',
+    'no footage': 'aucun enregistrement',
+    'not available': 'extraction pas encore terminée',
+    'range not satisfiable': 'plage d’octets hors du fichier',
   };
   const PROBLEMS = {
     'previous-hash link broken (event deleted, inserted or moved)':
