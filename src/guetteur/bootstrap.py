@@ -30,6 +30,8 @@ from guetteur.services.cases import Cases
 from guetteur.services.evidence import EvidenceExports
 from guetteur.services.grants import Grants
 from guetteur.services.live import LiveHub
+from guetteur.services.login import LoginGuard
+from guetteur.services.login_throttle import LoginThrottle
 from guetteur.services.plate_search import PlateSearch
 from guetteur.services.plates import PlateReading
 from guetteur.services.recorder import RecorderConfig, RecorderDeps, RecorderSupervisor
@@ -62,6 +64,7 @@ class Container:
     exports: EvidenceExports
     register: Register
     plates: PlateReading
+    login: LoginGuard
     writer: SegmentWriter | None = None
     writer_task: asyncio.Task[None] | None = None
     status: StatusBoard | None = None
@@ -161,8 +164,9 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
     audit = AuditLog(sessions, clock, box.derive(b"audit-chain"))
     registry = CameraRegistry(sessions, box, clock, audit)
     index = SegmentIndex(sessions)
+    throttle = LoginThrottle(sessions, clock)  # in the database: shared by every web node
     accounts = Accounts(sessions, clock, box, settings.session_idle_s,
-                        settings.session_absolute_s)
+                        settings.session_absolute_s, throttle)
     grants = Grants(sessions, clock)
     gate = AccessGate(sessions, grants, audit, clock)
     registry.on_change(gate.invalidate)
@@ -183,7 +187,8 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
                      plates=PlateReading(sessions, clock, audit, gate, cases, index, store,
                                          PlateSearch(sessions), settings.plates_dir,
                                          settings.plates_mode, settings.plates_workers,
-                                         settings.max_plates_s))
+                                         settings.max_plates_s),
+                     login=LoginGuard(accounts, throttle, audit))
 
 
 def _dev_key(settings: Settings) -> str:

@@ -6,6 +6,7 @@ written for the person who has to act: they say what is wrong and what to do.
 
     GuetteurError
      ├── InvalidInput        bad value from a user (HTTP 422)
+     │    └── TooLarge       request body over the configured cap (413)
      ├── NotFound            unknown camera, segment, partner... (404)
      ├── Conflict            duplicate name, state that forbids the change (409)
      ├── NotAuthenticated    no valid session (401)
@@ -33,6 +34,10 @@ class InvalidInput(GuetteurError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class TooLarge(InvalidInput):
+    """The request body is larger than the server accepts; nothing was read past the cap."""
 
 
 class NotFound(GuetteurError):

@@ -13,6 +13,7 @@ from guetteur.domain import errors as e
 
 STATUS: dict[type[e.GuetteurError], int] = {
     e.InvalidInput: 422,
+    e.TooLarge: 413,
     e.NotFound: 404,
     e.NoFootage: 404,
     e.Conflict: 409,
