@@ -86,7 +86,7 @@ class Ticket:
         return [c for c in self.counted if c.policy.blocks and c.block_started]
 
     def alerts(self) -> list[Counted]:
-        return [c for c in self.counted if c.alert]
+        return [c for c in self.counted if not c.policy.blocks and c.alert]
 
 
 @dataclass(frozen=True)
