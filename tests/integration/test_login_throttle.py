@@ -320,3 +320,21 @@ def test_old_counters_are_cleaned_up(env: Env) -> None:
     assert throttle.cleanup() == 0
     env.clock.advance(1)
     assert throttle.cleanup() == 3 and throttle.count() == 0
+
+
+def test_a_burst_of_parallel_guesses_cannot_slip_under_the_threshold(
+        any_db_url: str, make_container: Any) -> None:
+    """Attempts are counted before they are checked, atomically: of 24 guesses sent at once
+    on one pair, exactly the threshold's 5 are let through (SQLite and PostgreSQL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = make_container(any_db_url, clock=FakeClock(T0))
+    throttle = c.login._throttle
+    with ThreadPoolExecutor(8) as pool:
+        tickets = list(pool.map(lambda _: throttle.password_attempt("alice", OUTSIDER),
+                                range(24)))
+    admitted = [t for t in tickets if not t.refused]
+    assert len(admitted) == 5
+    assert {t.refused_by for t in tickets if t.refused} == {"pair"}
+    assert sorted(next(x.failures for x in t.counted if x.policy.kind == "pair")
+                  for t in admitted) == [1, 2, 3, 4, 5]

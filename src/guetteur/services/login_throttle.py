@@ -42,7 +42,6 @@ from guetteur.domain.throttle import (
 )
 
 
-
 def _insert(db: Session) -> Any:
     """INSERT with ON CONFLICT for the database at hand (both dialects have it)."""
     if db.get_bind().dialect.name == "postgresql":
