@@ -230,7 +230,7 @@ def test_twenty_wrong_codes_block_the_second_factor_until_an_unlock(env: Env) ->
     assert len(env.audit("mfa_failed")) == 20  # codes actually checked, ever
     # 5 codes in the first round, one in each of the next 15; the last 9 rounds were refused
     assert len(env.audit("mfa_throttled")) == 9
-    assert env.c.login._throttle.code_blocked_until("operateur") == FOREVER_UTC_US
+    assert env.c.login.throttle.code_blocked_until("operateur") == FOREVER_UTC_US
     env.clock.advance(30 * 24 * 3600)
     client = _pending(env, DESK)
     assert client.post("/login/mfa", data={
@@ -314,7 +314,7 @@ def test_the_unlock_command_clears_the_throttle_and_is_audited(env: Env,
 
 def test_old_counters_are_cleaned_up(env: Env) -> None:
     _wrong(env, "auditrice", 2, OUTSIDER)
-    throttle = env.c.login._throttle
+    throttle = env.c.login.throttle
     assert throttle.count() == 3  # pair, address, account
     env.clock.advance(2 * 24 * 3600)
     assert throttle.cleanup() == 0
@@ -329,7 +329,7 @@ def test_a_burst_of_parallel_guesses_cannot_slip_under_the_threshold(
     from concurrent.futures import ThreadPoolExecutor
 
     c = make_container(any_db_url, clock=FakeClock(T0))
-    throttle = c.login._throttle
+    throttle = c.login.throttle
     with ThreadPoolExecutor(8) as pool:
         tickets = list(pool.map(lambda _: throttle.password_attempt("alice", OUTSIDER),
                                 range(24)))

@@ -40,12 +40,12 @@ class CodeOutcome:
 class LoginGuard:
     def __init__(self, accounts: Accounts, throttle: LoginThrottle, audit: AuditLog) -> None:
         self._accounts = accounts
-        self._throttle = throttle
+        self.throttle = throttle
         self._audit = audit
 
     def password(self, name: str, password: str, addr: str | None) -> LoginResult:
         """`LoginResult` with status ok, bad, limited or disabled."""
-        ticket = self._throttle.password_attempt(name, addr)
+        ticket = self.throttle.password_attempt(name, addr)
         if ticket.refused:
             if ticket.refused_by == PAIR.kind:
                 self._accounts.burn(password)  # as long as a real check
@@ -57,7 +57,7 @@ class LoginGuard:
             return LoginResult("bad" if ticket.refused_by == PAIR.kind else "limited")
         result = self._accounts.authenticate(name, password)
         if result.status != "bad":  # the password was right
-            self._throttle.succeeded(ticket)
+            self.throttle.succeeded(ticket)
             if result.status == "disabled":
                 self._audit.append("login_disabled", username=name, client_addr=addr)
             return result
@@ -69,7 +69,7 @@ class LoginGuard:
 
     def code(self, who: Principal, code: str, addr: str | None,
              enrolling: bool) -> CodeOutcome:
-        ticket = self._throttle.code_attempt(who.username, addr)
+        ticket = self.throttle.code_attempt(who.username, addr)
         if ticket.refused:
             action = "mfa_throttled" if ticket.refused_by == TOTP.kind else "login_rate_limited"
             self._audit.append(action, user_id=who.user_id, username=who.username,
@@ -79,14 +79,14 @@ class LoginGuard:
             return CodeOutcome("ended" if ticket.refused_by == TOTP.kind else "limited",
                                ticket.refused_until_us)
         if self._accounts.check_totp(who.user_id, code, enrolling):
-            self._throttle.succeeded(ticket)
+            self.throttle.succeeded(ticket)
             return CodeOutcome("ok")
         totp = next(c for c in ticket.counted if c.policy is TOTP)
         self._audit.append("mfa_failed", user_id=who.user_id, username=who.username,
                            client_addr=addr, detail={"failures": totp.failures})
         self._blocks_and_alerts(ticket, who.username, addr, who.user_id)
         if totp.block_started and totp.until_us is not None:
-            self._throttle.hold_pair(who.username, addr, totp.until_us)
+            self.throttle.hold_pair(who.username, addr, totp.until_us)
             return CodeOutcome("ended", totp.until_us)
         return CodeOutcome("bad")
 
@@ -109,4 +109,4 @@ class LoginGuard:
         """Clear every throttle counter of an existing account; what was cleared (the caller
         audits it as `user_unlock`)."""
         user = self._accounts.get(username)
-        return self._throttle.clear_account(user.username)
+        return self.throttle.clear_account(user.username)
