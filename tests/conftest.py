@@ -4,14 +4,13 @@
   PostgreSQL at 127.0.0.1:5432 too: the same tests run on both.
 - `verify_cleanup` (autouse): a test that leaves a child process or a thread behind fails,
   as in Home Assistant's test suite.
-- `fresh_login_rate_limit` (autouse): the login rate limiter counts attempts per client address
-  in the process; every test starts with none (TestClient requests all come from one address).
+- The login throttle lives in the database (table `login_throttle`), so a test's fresh
+  database starts with no failures counted: no per-process state to reset between tests.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 import uuid
@@ -88,13 +87,6 @@ def verify_cleanup() -> Iterator[None]:
                 pytest.fail(f"test left processes or threads behind: {names}")
             return
         time.sleep(0.1)
-
-
-@pytest.fixture(autouse=True)
-def fresh_login_rate_limit() -> None:
-    routes_auth = sys.modules.get("guetteur.web.routes_auth")
-    if routes_auth is not None:
-        routes_auth._attempts.clear()
 
 
 @pytest.fixture

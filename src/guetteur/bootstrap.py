@@ -31,6 +31,8 @@ from guetteur.services.cases import Cases
 from guetteur.services.evidence import EvidenceExports
 from guetteur.services.grants import Grants
 from guetteur.services.live import LiveHub
+from guetteur.services.login import LoginGuard
+from guetteur.services.login_throttle import LoginThrottle
 from guetteur.services.plate_search import PlateSearch
 from guetteur.services.plates import PlateReading
 from guetteur.services.recorder import RecorderConfig, RecorderDeps, RecorderSupervisor
@@ -65,6 +67,7 @@ class Container:
     register: Register
     plates: PlateReading
     space: SpaceGuard
+    login: LoginGuard
     writer: SegmentWriter | None = None
     writer_task: asyncio.Task[None] | None = None
     status: StatusBoard | None = None
@@ -170,8 +173,9 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
     audit = AuditLog(sessions, clock, box.derive(b"audit-chain"))
     registry = CameraRegistry(sessions, box, clock, audit)
     index = SegmentIndex(sessions)
+    throttle = LoginThrottle(sessions, clock)  # in the database: shared by every web node
     accounts = Accounts(sessions, clock, box, settings.session_idle_s,
-                        settings.session_absolute_s)
+                        settings.session_absolute_s, throttle)
     grants = Grants(sessions, clock)
     gate = AccessGate(sessions, grants, audit, clock, box.derive(b"playback-token"))
     registry.on_change(gate.invalidate)
@@ -197,7 +201,8 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
                          settings.disk_min_free_pct, settings.disk_min_free_bytes,
                          settings.disk_min_free_minutes, settings.disk_reserve_bytes),
                          settings.data_dir.resolve(), settings.node_name,
-                         settings.disk_check_interval_s))
+                         settings.disk_check_interval_s),
+                     login=LoginGuard(accounts, throttle, audit))
 
 
 def _dev_key(settings: Settings) -> str:

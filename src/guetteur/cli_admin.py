@@ -265,6 +265,16 @@ def user_reset(username: str, config: ConfigOpt = None) -> None:
         typer.echo(f"mot de passe généré (affiché une seule fois) : {password}")
 
 
+@user_app.command("unlock")
+@handled
+def user_unlock(username: str, config: ConfigOpt = None) -> None:
+    """Lève le ralentissement des connexions d'un compte (toutes adresses, second facteur)."""
+    c = container(config)
+    cleared = c.login.unlock(username)
+    _audit(c, "user_unlock", user=username, cleared=cleared)
+    typer.echo(f"compte {username} déverrouillé ({len(cleared)} compteur(s) effacé(s))")
+
+
 @user_app.command("totp-code")
 @handled
 def user_totp_code(username: str, config: ConfigOpt = None) -> None:

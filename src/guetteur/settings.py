@@ -41,7 +41,15 @@ class Settings(BaseSettings):
     rtsp_timeout_s: float = Field(5.0, gt=0, description="I/O timeout on camera connections")
     session_idle_s: int = Field(1800, gt=0, description="web session idle expiry")
     session_absolute_s: int = Field(43200, gt=0, description="web session absolute expiry")
-    secure_cookies: bool = Field(False, description="set the Secure flag (behind HTTPS)")
+    secure_cookies: bool = Field(
+        False, description="set the Secure flag on cookies in any mode (always on in "
+                           "production unless LAB_PLAIN_HTTP)")
+    lab_plain_http: bool = Field(
+        False, description="production mode only: send cookies without the Secure flag, for a "
+                           "lab reached over plain HTTP; never on a real deployment (the "
+                           "session cookie would cross the network in clear)")
+    max_body_bytes: int = Field(
+        1 << 20, ge=1024, description="largest request body accepted; larger ones get 413")
     trusted_proxies: str = Field(
         "", description="comma-separated addresses of reverse proxies whose X-Forwarded-For is "
                         "believed; empty: none (the client address is the TCP peer's)")
@@ -92,6 +100,12 @@ class Settings(BaseSettings):
                 "GUETTEUR_SECRET_KEY is missing or a placeholder: in production set it to a "
                 "random string of at least 32 characters (e.g. `openssl rand -base64 48`)")
         return self
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Whether cookies carry the Secure flag: always in production, unless the lab
+        opt-out is set."""
+        return self.secure_cookies or (self.mode == "production" and not self.lab_plain_http)
 
     @property
     def db_url(self) -> str:

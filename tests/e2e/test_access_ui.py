@@ -17,6 +17,7 @@ The `ui_server` fixture (tests/e2e/conftest.py) gives `.operator` and `.landlord
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -329,3 +330,48 @@ def test_admin_creates_account_and_grant_auditor_sees_operator_live_view(
     auditor.fill("#f-from", "2020-01-01T00:00")
     auditor.dispatch_event("#f-from", "change")
     assert auditor.get_attribute("#csv-link", "href") == "/api/audit.csv?from=2020-01-01T00%3A00"
+
+
+def test_admin_unlocks_a_throttled_account_from_the_administration_page(
+        browsing: Browsing, browser: Any, ui_server: Any) -> None:
+    """Five wrong passwords from one address throttle that name there; the administrator sees
+    it on the administration page, clicks « Déverrouiller »: the account logs in from that
+    address again, and the unlock is in the audit trail."""
+    import sqlite3
+
+    import httpx
+
+    server = ui_server.server
+    name, password = f"verrou{str(int(time.time() * 1000))[-6:]}", "verrou-password-42"
+    res = server.cli("user", "add", name, "--role", "auditor", stdin=password + "\n")
+    assert res.returncode == 0, res.stderr
+    with httpx.Client(base_url=ui_server.base_url, timeout=10) as client:
+        for _ in range(5):
+            r = client.post("/login", data={"username": name, "password": "pas-le-bon-42"})
+            assert r.status_code == 401
+        r = client.post("/login", data={"username": name, "password": password})
+        assert r.status_code == 401  # throttled here: the same answer as a wrong password
+
+        admin = browsing.page(logins.storage_state(browser, ui_server.base_url,
+                                                   ui_server.username, ui_server.password))
+        admin.goto("/admin")
+        row = admin.locator(f"#users-body tr[data-username='{name}']")
+        row.wait_for()
+        assert "Ralenti jusqu'à" in row.inner_text()
+        row.locator("button[data-action='unlock']").click()
+        admin.wait_for_function(
+            "() => document.querySelector('#users-msg').textContent.includes('déverrouillé')")
+        row = admin.locator(f"#users-body tr[data-username='{name}']")
+        row.wait_for()
+        assert "Ralenti" not in row.inner_text()
+        assert row.locator("button[data-action='unlock']").count() == 0
+
+        r = client.post("/login", data={"username": name, "password": password})
+        assert r.status_code == 303
+    con = sqlite3.connect(server.data_dir / "guetteur.db")
+    try:
+        rows = con.execute("SELECT username, detail FROM audit_event WHERE action = "
+                           "'user_unlock'").fetchall()
+    finally:
+        con.close()
+    assert [(u, json.loads(d)["user"]) for u, d in rows] == [(ui_server.username, name)]

@@ -1,7 +1,8 @@
 """Authentication through the web app (TestClient, SQLite, a FakeClock so that TOTP codes and
 expiry are deterministic): login with enrolment and with the second factor, wrong and replayed
-codes, pending sessions, lockout, rate limiting, CSRF on every state-changing route, idle and
-absolute expiry, disabled accounts and password resets. Every outcome is audited."""
+codes, pending sessions, CSRF on every state-changing route, idle and absolute expiry, disabled
+accounts and password resets, the cookie's flags. Every outcome is audited. Throttling has its
+own tests in `test_login_throttle.py`."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from guetteur.bootstrap import Container
 from guetteur.domain.cameras import CameraSpec
 from guetteur.domain.clock import FakeClock
 from guetteur.domain.permissions import Principal
-from guetteur.web import routes_auth
 from guetteur.web.app import create_app
 from guetteur.web.session import COOKIE
 from support import CSRF_FIELD, TOTP_SECRET, app_routes, page_value, totp_code
@@ -268,64 +268,35 @@ def test_the_cookie_is_secure_when_configured(sqlite_url: str, make_container: A
     assert {"secure", "httponly", "samesite=strict"} <= attributes
 
 
-# -- lockout and rate limiting ----------------------------------------------------------------
-
-def test_five_wrong_passwords_lock_the_account_for_15_minutes(env: Env) -> None:
-    for _ in range(4):
-        r = env.login("operateur", "wrong-password-123")
-        assert r.status_code == 401 and "incorrect" in r.text
-    r = env.login("operateur", "wrong-password-123")
-    assert r.status_code == 401 and "verrouillé" in r.text
-    r = env.login("operateur")  # the right password, while locked
-    assert r.status_code == 401 and "verrouillé" in r.text
-    assert COOKIE not in r.headers.get("set-cookie", "")
-    env.clock.advance(15 * 60 - 1)
-    assert env.login("operateur").status_code == 401
-    env.clock.advance(1)
-    r = env.login("operateur")
-    assert r.status_code == 303 and r.headers["location"].startswith("/login/enrol")
-
-    events = env.audit("login_failed", "login_locked")
-    assert [(e.action, json.loads(e.detail)["locked_now"]) for e in events] == [
-        ("login_failed", False)] * 4 + [("login_locked", True), ("login_locked", False),
-                                        ("login_locked", False)]
-    assert all(e.username == "operateur" and e.client_addr == "testclient" for e in events)
-    assert all("wrong-password" not in e.detail for e in events)
+def _cookie_flags(c: Any) -> set[str]:
+    c.accounts.add_user("auditrice", PASSWORDS["auditrice"], "auditor")
+    with TestClient(create_app(c, run_background=False)) as client:
+        r = client.post("/login", data={"username": "auditrice",
+                                        "password": PASSWORDS["auditrice"]},
+                        follow_redirects=False)
+        assert r.status_code == 303
+        token = r.cookies[COOKIE]
+        client.cookies.set(COOKIE, token)
+        csrf = c.accounts.session(token).csrf_token
+        out = client.post("/logout", headers={"x-csrf-token": csrf}, follow_redirects=False)
+    assert COOKIE in out.headers["set-cookie"]  # logout clears it with the same flags
+    flags = {a.strip().lower() for a in r.headers["set-cookie"].split(";")}
+    assert ("secure" in flags) == ("secure" in {
+        a.strip().lower() for a in out.headers["set-cookie"].split(";")})
+    return flags
 
 
-def test_too_many_attempts_from_one_address_get_429(env: Env,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    for i in range(routes_auth.RATE_MAX):  # different names: no account gets locked
-        r = env.login(f"inconnu{i}", "wrong-password-123")
-        assert r.status_code == 401, i
-    r = env.login("auditrice")  # even the right password
-    assert r.status_code == 429
-    assert "Trop de tentatives" in r.text
-    assert COOKIE not in r.headers.get("set-cookie", "")
-    [limited] = env.audit("login_rate_limited")
-    assert (limited.username, limited.client_addr) == ("auditrice", "testclient")
-    assert len(env.audit("login_failed")) == routes_auth.RATE_MAX
-
-    other = TestClient(env.client.app, client=("203.0.113.7", 50000))
-    r = other.post("/login", data={"username": "auditrice",
-                                   "password": PASSWORDS["auditrice"]}, follow_redirects=False)
-    assert r.status_code == 303  # another address is not slowed down
-    assert env.audit("login")[-1].client_addr == "203.0.113.7"
-
-    monkeypatch.setattr(routes_auth, "RATE_WINDOW_S", 0.0)  # the minute has passed
-    assert env.login("auditrice").status_code == 303
+def test_the_cookie_is_secure_in_production_without_being_asked(sqlite_url: str,
+                                                                make_container: Any) -> None:
+    c = make_container(sqlite_url, mode="production", secret_key="k" * 40)
+    assert {"secure", "httponly", "samesite=strict"} <= _cookie_flags(c)
 
 
-def test_second_factor_attempts_are_rate_limited_too(env: Env) -> None:
-    secret = env.enrol("operateur")
-    token = env.login("operateur").cookies[COOKIE]  # a success: does not count
-    client = env.use(token)
-    for _ in range(routes_auth.RATE_MAX):  # failures count
-        r = client.post("/login/mfa", data={"code": env.wrong_code(secret)})
-        assert r.status_code == 401
-    r = client.post("/login/mfa", data={"code": env.code(secret)}, follow_redirects=False)
-    assert r.status_code == 429
-    assert env.use(token).get("/api/cameras").status_code == 401
+def test_a_plain_http_lab_opts_out_of_the_secure_cookie_explicitly(
+        sqlite_url: str, make_container: Any) -> None:
+    c = make_container(sqlite_url, mode="production", secret_key="k" * 40,
+                       lab_plain_http=True)
+    assert "secure" not in _cookie_flags(c)
 
 
 # -- CSRF ----------------------------------------------------------------------------------------

@@ -110,3 +110,22 @@ def test_a_misspelt_guetteur_variable_is_refused() -> None:
         check_environment({"GUETTEUR_DATABSE_URL": "postgresql://x"})
     check_environment({"GUETTEUR_DATABASE_URL": "x", "GUETTEUR_TEST_PG": "y",
                        "GUETTEUR_SIM_CACHE_DIR": "z", "GUETTEUR_CONFIG": "c"})
+
+
+def test_cookies_are_secure_in_production_unless_a_lab_opts_out() -> None:
+    def secure(**values: object) -> bool:
+        return Settings(_env_file=None, **values).cookie_secure  # type: ignore[call-arg]
+
+    assert not secure()
+    assert secure(secure_cookies=True)
+    assert secure(mode="production", secret_key=GOOD_SECRET)
+    assert secure(mode="production", secret_key=GOOD_SECRET, secure_cookies=False)
+    assert not secure(mode="production", secret_key=GOOD_SECRET, lab_plain_http=True)
+    assert secure(mode="production", secret_key=GOOD_SECRET, lab_plain_http=True,
+                  secure_cookies=True)
+
+
+def test_request_bodies_are_capped_at_one_megabyte_by_default() -> None:
+    assert Settings(_env_file=None).max_body_bytes == 1 << 20  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, max_body_bytes=10)  # type: ignore[call-arg]

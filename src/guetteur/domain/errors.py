@@ -6,7 +6,8 @@ written for the person who has to act: they say what is wrong and what to do.
 
     GuetteurError
      ├── InvalidInput        bad value from a user (HTTP 422)
-     │    └── RangeNotSatisfiable  a byte range beyond the file (416)
+     │    ├── RangeNotSatisfiable  a byte range beyond the file (416)
+     │    └── TooLarge       request body over the configured cap (413)
      ├── NotFound            unknown camera, segment, partner... (404)
      ├── Conflict            duplicate name, state that forbids the change (409)
      ├── NotAuthenticated    no valid session (401)
@@ -42,6 +43,10 @@ class RangeNotSatisfiable(InvalidInput):
     def __init__(self, message: str, size_bytes: int) -> None:
         super().__init__(message, "range")
         self.size_bytes = size_bytes
+
+
+class TooLarge(InvalidInput):
+    """The request body is larger than the server accepts; nothing was read past the cap."""
 
 
 class NotFound(GuetteurError):

@@ -2,8 +2,10 @@
 
 - Passwords: argon2id. Named accounts only; a disabled account can neither log in nor keep a
   session.
-- Lockout: `MAX_FAILURES` wrong passwords in a row lock the account for `LOCK_S`; each failure
-  and each lock is audited by the caller (web or CLI).
+- No account lock: failures are throttled per account x client address, per address, and
+  watched per account by `services/login_throttle.py` (`services/login.py` runs a login
+  through it). `authenticate` and `burn` cost one argon2 verification each, whether the
+  account exists or not, so timing does not tell which names exist.
 - Second factor: TOTP (RFC 6238, 30 s, 6 digits, ±1 step), secret sealed with the SecretBox,
   mandatory for every role that can see images (`IMAGE_ROLES`). A code is accepted once: the
   last accepted time step is stored, so a shoulder-surfed code cannot be replayed.
@@ -35,12 +37,11 @@ from guetteur.adapters.secrets import SecretBox
 from guetteur.domain.clock import Clock
 from guetteur.domain.errors import Conflict, InvalidInput, NotFound
 from guetteur.domain.permissions import IMAGE_ROLES, ROLES, Principal
+from guetteur.services.login_throttle import AccountThrottle, LoginThrottle
 
 _HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory defaults
 _DUMMY_HASH = _HASHER.hash("timing-equaliser")
 MIN_PASSWORD = 12
-MAX_FAILURES = 5
-LOCK_S = 15 * 60
 ISSUER = "Guetteur"
 PLACEHOLDER_PASSWORDS = ("admin", "administrator", "password", "changeme", "change-me",
                          "guetteur", "123456789012", "motdepasse", "admin12345678")
@@ -70,7 +71,8 @@ class UserView:
     partner: str | None
     habilitation_until_utc_us: int | None
     totp_enrolled: bool
-    locked_until_utc_us: int | None
+    blocked_until_utc_us: int | None  # latest running login block of this name (any address)
+    login_failures: int  # failures counted now on this name (passwords and codes)
     created_utc_us: int
 
     def public(self) -> dict[str, object]:
@@ -79,12 +81,12 @@ class UserView:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """`status`: ok, bad (wrong name or password), locked (now or just now), disabled."""
+    """`status`: ok, bad (unknown name, wrong password, or a blocking name x address pair),
+    limited (the client address blocks), disabled (right password, disabled account)."""
 
     status: str
     principal: Principal | None = None
     needs: str = "full"  # full | mfa | enrol
-    locked_now: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,9 @@ def find_user(db: Session, ref: int | str) -> User:
 
 class Accounts:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, box: SecretBox,
-                 idle_s: int, absolute_s: int) -> None:
+                 idle_s: int, absolute_s: int, throttle: LoginThrottle | None = None) -> None:
         self._sessions = sessions
+        self.throttle = throttle or LoginThrottle(sessions, clock)
         self._clock = clock
         self._box = box
         self._idle_us = idle_s * 1_000_000
@@ -121,13 +124,17 @@ class Accounts:
         return Principal(user.id, user.username, user.role, user.enabled, user.partner_id,
                          user.habilitation_until_utc_us)
 
-    def _view(self, db: Session, user: User) -> UserView:
+    def _view(self, db: Session, user: User,
+              throttled: dict[str, AccountThrottle] | None = None) -> UserView:
         partner = None
         if user.partner_id is not None:
             partner = db.scalar(select(Partner.name).where(Partner.id == user.partner_id))
+        if throttled is None:
+            throttled = self.throttle.by_account()
+        state = throttled.get(user.username, AccountThrottle(0, None))
         return UserView(user.id, user.username, user.full_name, user.role, user.enabled,
                         partner, user.habilitation_until_utc_us, user.totp_enrolled,
-                        user.locked_until_utc_us, user.created_utc_us)
+                        state.blocked_until_utc_us, state.failures, user.created_utc_us)
 
     @staticmethod
     def _find(db: Session, ref: int | str) -> User:
@@ -178,7 +185,9 @@ class Accounts:
 
     def list(self) -> builtins.list[UserView]:
         with self._sessions() as db:
-            return [self._view(db, u) for u in db.scalars(select(User).order_by(User.username))]
+            throttled = self.throttle.by_account()
+            return [self._view(db, u, throttled)
+                    for u in db.scalars(select(User).order_by(User.username))]
 
     def principal_of(self, ref: int | str) -> Principal:
         with self._sessions() as db:
@@ -195,9 +204,6 @@ class Accounts:
                 user.enabled = enabled
                 if not enabled:
                     db.execute(delete(WebSession).where(WebSession.user_id == user.id))
-                else:
-                    user.failed_logins = 0
-                    user.locked_until_utc_us = None
             if full_name is not None:
                 user.full_name = full_name
             if habilitation_until_utc_us is not None:
@@ -208,18 +214,20 @@ class Accounts:
             return before, self._view(db, user)
 
     def set_password(self, ref: int | str, password: str, reset_totp: bool = False) -> None:
-        """New password (and, on reset, a new second factor to enrol); sessions end."""
+        """New password (and, on reset, a new second factor to enrol); sessions end. The
+        reset (by an administrator) also clears the account's login throttle."""
         _check_password(password)
         with self._sessions.begin() as db:
             user = self._find(db, ref)
             user.password_hash = _HASHER.hash(password)
-            user.failed_logins = 0
-            user.locked_until_utc_us = None
+            name = user.username
             if reset_totp:
                 user.totp_secret_enc = None
                 user.totp_enrolled = False
                 user.totp_last_step = None
             db.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        if reset_totp:
+            self.throttle.clear_account(name)
 
     def weak_admins(self) -> builtins.list[str]:
         """Enabled administrators whose password is a known placeholder (production check)."""
@@ -237,35 +245,31 @@ class Accounts:
 
     # -- authentication -----------------------------------------------------------------------
     def authenticate(self, username: str, password: str) -> LoginResult:
-        now = self._clock.now_us()
-        with self._sessions.begin() as db:
+        """Checks the password only (throttling is `services/login.py`'s): one argon2
+        verification whatever the outcome, against a dummy hash for an unknown name."""
+        with self._sessions() as db:
             user = db.scalar(select(User).where(User.username == username.strip()))
-            if user is None:
-                # same work as a real check, so timing does not reveal which names exist
-                with contextlib.suppress(VerificationError):
-                    _HASHER.verify(_DUMMY_HASH, password + "x")
-                return LoginResult("bad")
-            if user.locked_until_utc_us is not None and now < user.locked_until_utc_us:
-                return LoginResult("locked")
-            try:
-                _HASHER.verify(user.password_hash, password)
-            except (VerificationError, InvalidHashError):
-                user.failed_logins = (user.failed_logins or 0) + 1
-                if user.failed_logins >= MAX_FAILURES:
-                    user.locked_until_utc_us = now + LOCK_S * 1_000_000
-                    user.failed_logins = 0
-                    return LoginResult("locked", locked_now=True)
-                return LoginResult("bad")
-            if not user.enabled:
-                return LoginResult("disabled")
-            user.failed_logins = 0
-            user.locked_until_utc_us = None
-            needs = "full"
-            if user.totp_enrolled:
-                needs = "mfa"
-            elif user.role in IMAGE_ROLES:
-                needs = "enrol"
-            return LoginResult("ok", self._principal(user), needs)
+        if user is None:
+            self.burn(password)
+            return LoginResult("bad")
+        try:
+            _HASHER.verify(user.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return LoginResult("bad")
+        if not user.enabled:
+            return LoginResult("disabled")
+        needs = "full"
+        if user.totp_enrolled:
+            needs = "mfa"
+        elif user.role in IMAGE_ROLES:
+            needs = "enrol"
+        return LoginResult("ok", self._principal(user), needs)
+
+    @staticmethod
+    def burn(password: str) -> None:
+        """The cost of one password check, for answers that must take as long as one."""
+        with contextlib.suppress(VerificationError):
+            _HASHER.verify(_DUMMY_HASH, password + "x")
 
     # -- second factor ------------------------------------------------------------------------
     def begin_enrolment(self, user_id: int) -> tuple[str, str]:

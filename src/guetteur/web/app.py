@@ -27,6 +27,7 @@ from guetteur.web import (
     routes_plate_pages,
     routes_plates,
 )
+from guetteur.web.body_limit import BodyLimitMiddleware
 from guetteur.web.deps import STATIC_DIR, TEMPLATES_DIR
 from guetteur.web.session import SessionMiddleware
 
@@ -66,4 +67,6 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(SessionMiddleware, accounts=container.accounts)
+    # outermost: no body past the cap reaches the session check, a form parser or a handler
+    app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     return app

@@ -19,6 +19,7 @@ DISK_FULL = ("Stockage plein : l'action n'a pas pu être enregistrée. Guetteur 
 STATUS: dict[type[e.GuetteurError], int] = {
     e.InvalidInput: 422,
     e.RangeNotSatisfiable: 416,
+    e.TooLarge: 413,
     e.NotFound: 404,
     e.NoFootage: 404,
     e.Conflict: 409,

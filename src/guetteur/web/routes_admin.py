@@ -116,6 +116,19 @@ async def reset_user(user_id: int, request: Request, c: Dep, who: Who) -> dict[s
     return {"username": view.username, "password": password}
 
 
+@router.post("/users/{user_id}/unlock")
+async def unlock_user(user_id: int, request: Request, c: Dep, who: Who) -> dict[str, Any]:
+    """Clears the login throttle of an account (its pairs with every address, its account and
+    second-factor counters): « Déverrouiller » on the administration page."""
+    await _admin(c, who)
+    view = await asyncio.to_thread(c.accounts.get, user_id)
+    cleared = await asyncio.to_thread(c.login.unlock, view.username)
+    await asyncio.to_thread(c.audit.append, "user_unlock", user_id=who.user_id,
+                            username=who.username, client_addr=client_addr(request),
+                            detail={"user": view.username, "cleared": cleared})
+    return (await asyncio.to_thread(c.accounts.get, user_id)).public()
+
+
 @router.get("/grants")
 async def list_grants(c: Dep, who: Who, include_revoked: bool = False) -> list[dict[str, Any]]:
     await _admin(c, who)

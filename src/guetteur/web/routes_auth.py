@@ -1,17 +1,16 @@
 """Login (password, then second factor), enrolment of the second factor, logout.
 
-Every outcome is audited: login, login_failed, login_locked (the account was just locked, or
-is), login_disabled, login_rate_limited, mfa_failed, mfa_enrolled. A client address that
-makes too many *failed* attempts (wrong password or code) in a minute is refused (HTTP 429)
-whatever the usernames it tries; successful logins do not count.
+Thin handlers over `services/login.py` (throttling shared by every web process, every outcome
+audited). An unknown name, a wrong password and a throttled name x address pair get the same
+401 and the same French message (`BAD_LOGIN`); a throttled client address gets 429. The run of
+wrong second-factor codes that starts a block ends the pending session (429, back to the login
+form).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import time
-from collections import defaultdict, deque
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -25,9 +24,13 @@ from guetteur.web.deps import container, render
 from guetteur.web.session import COOKIE, client_addr, csrf_protect, session_token
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
-RATE_WINDOW_S = 60.0
-RATE_MAX = 10
-_attempts: dict[str, deque[float]] = defaultdict(deque)
+BAD_LOGIN = ("Identifiant ou mot de passe incorrect. Après plusieurs échecs depuis ce poste, "
+             "les essais sont ralentis : patientez quelques minutes avant de réessayer.")
+ADDRESS_LIMITED = ("Trop de tentatives depuis ce poste : attendez quelques minutes, ou "
+                   "connectez-vous depuis un autre poste du centre.")
+CODES_BLOCKED = ("Trop de codes erronés : la connexion est interrompue. Réessayez dans quelques "
+                 "minutes ou demandez à un administrateur de déverrouiller le compte.")
+BAD_CODE = "Code incorrect ou déjà utilisé : saisissez le code à 6 chiffres affiché."
 
 
 def _safe_next(target: str) -> str:
@@ -35,25 +38,6 @@ def _safe_next(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
-
-
-def _rate_limited(addr: str | None) -> bool:
-    """True when this address failed RATE_MAX times in the last RATE_WINDOW_S."""
-    now = time.monotonic()
-    window = _attempts.get(addr or "?")
-    if window is None:
-        return False
-    while window and now - window[0] > RATE_WINDOW_S:
-        window.popleft()
-    if not window:
-        del _attempts[addr or "?"]
-    return len(window) >= RATE_MAX
-
-
-def _failed(addr: str | None) -> None:
-    if len(_attempts) > 10_000:  # bounded memory whatever the number of addresses seen
-        _attempts.clear()
-    _attempts[addr or "?"].append(time.monotonic())
 
 
 def home_of(role: str) -> str:
@@ -71,7 +55,7 @@ async def landing(c: Container, who: Any) -> str:
 
 def _set_cookie(response: Any, c: Container, token: str) -> None:
     response.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                        secure=c.settings.secure_cookies, path="/")
+                        secure=c.settings.cookie_secure, path="/")
 
 
 @router.get("/login")
@@ -87,23 +71,13 @@ async def login(request: Request, c: Annotated[Container, Depends(container)],
     addr = client_addr(request)
     name = username.strip()[:64]
     target = _safe_next(next)
-    if _rate_limited(addr):
-        await asyncio.to_thread(c.audit.append, "login_rate_limited", username=name,
-                                client_addr=addr)
-        return render(request, "login.html", status_code=429, next=target, username=name,
-                      error="Trop de tentatives depuis ce poste : attendez une minute.")
-    result = await asyncio.to_thread(c.accounts.authenticate, name, password)
+    result = await asyncio.to_thread(c.login.password, name, password, addr)
     if result.status != "ok" or result.principal is None:
-        action = {"bad": "login_failed", "locked": "login_locked",
-                  "disabled": "login_disabled"}[result.status]
-        _failed(addr)
-        await asyncio.to_thread(c.audit.append, action, username=name, client_addr=addr,
-                                detail={"locked_now": result.locked_now})
-        error = {"locked": "Compte verrouillé après plusieurs échecs : réessayez dans "
-                           "15 minutes ou demandez à un administrateur.",
-                 "disabled": "Compte désactivé : adressez-vous à un administrateur."}.get(
-            result.status, "Identifiant ou mot de passe incorrect.")
-        return render(request, "login.html", status_code=401, next=target, username=name,
+        status, error = {
+            "limited": (429, ADDRESS_LIMITED),
+            "disabled": (401, "Compte désactivé : adressez-vous à un administrateur."),
+        }.get(result.status, (401, BAD_LOGIN))
+        return render(request, "login.html", status_code=status, next=target, username=name,
                       error=error)
     who = result.principal
     token = await asyncio.to_thread(c.accounts.open_session, who, addr, result.needs)
@@ -143,26 +117,22 @@ async def _second_factor(request: Request, c: Container, code: str, next: str,
     who = request.scope["state"]["principal"]
     addr = client_addr(request)
     target = _safe_next(next)
-    if _rate_limited(addr):
-        await asyncio.to_thread(c.audit.append, "login_rate_limited", user_id=who.user_id,
-                                username=who.username, client_addr=addr)
-        error = "Trop de tentatives depuis ce poste : attendez une minute."
+    outcome = await asyncio.to_thread(c.login.code, who, code, addr, enrolling)
+    if outcome.status == "ended":
+        await asyncio.to_thread(c.accounts.close_session, session_token(request.scope))
+        response = render(request, "login.html", status_code=429, next=target,
+                          username=who.username, error=CODES_BLOCKED)
+        response.delete_cookie(COOKIE, path="/", secure=c.settings.cookie_secure,
+                               httponly=True, samesite="strict")
+        return response
+    if outcome.status != "ok":
+        status, error = (429, ADDRESS_LIMITED) if outcome.status == "limited" else \
+            (401, BAD_CODE)
         if enrolling:
             secret, uri = await asyncio.to_thread(c.accounts.begin_enrolment, who.user_id)
-            return render(request, "login_enrol.html", status_code=429, next=target,
+            return render(request, "login_enrol.html", status_code=status, next=target,
                           error=error, secret=secret, qr=_qr_data_uri(uri))
-        return render(request, "login_mfa.html", status_code=429, next=target, error=error)
-    ok = await asyncio.to_thread(c.accounts.check_totp, who.user_id, code, enrolling)
-    if not ok:
-        _failed(addr)
-        await asyncio.to_thread(c.audit.append, "mfa_failed", user_id=who.user_id,
-                                username=who.username, client_addr=addr)
-        error = "Code incorrect ou déjà utilisé : saisissez le code à 6 chiffres affiché."
-        if enrolling:
-            secret, uri = await asyncio.to_thread(c.accounts.begin_enrolment, who.user_id)
-            return render(request, "login_enrol.html", status_code=401, next=target,
-                          error=error, secret=secret, qr=_qr_data_uri(uri))
-        return render(request, "login_mfa.html", status_code=401, next=target, error=error)
+        return render(request, "login_mfa.html", status_code=status, next=target, error=error)
     token = session_token(request.scope)
     assert token is not None
     await asyncio.to_thread(c.accounts.promote_session, token)
@@ -197,5 +167,6 @@ async def logout(request: Request, c: Annotated[Container, Depends(container)]) 
         await asyncio.to_thread(c.audit.append, "logout", user_id=who.user_id,
                                 username=who.username, client_addr=client_addr(request))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, path="/", secure=c.settings.cookie_secure, httponly=True,
+                           samesite="strict")
     return response

@@ -167,8 +167,31 @@ class User(Base):
     totp_enrolled: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_last_step: Mapped[int | None] = mapped_column(
         BigInteger, comment="last accepted TOTP time step: a code is never accepted twice")
+    # unused since revision 0007 (the login_throttle table replaced the account lock); kept
+    # because dropping them would rebuild user_account on SQLite, cascading to its sessions
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until_utc_us: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LoginThrottle(Base):
+    """One login-throttling counter, shared by every web process (see domain/throttle.py):
+    a typed account name x a client address, an address, an account, or an account's second
+    factor. Updated atomically by an upsert; rows quiet for two days are deleted."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (Index("ix_login_throttle_account", "account"),
+                      Index("ix_login_throttle_last", "last_utc_us"))
+    key: Mapped[str] = mapped_column(String(200), primary_key=True,
+                                     comment="kind, account name and/or client address")
+    kind: Mapped[str] = mapped_column(String(16), comment="pair|address|account|totp")
+    account: Mapped[str | None] = mapped_column(
+        String(64), comment="the name as typed (unknown names too): what an unlock clears")
+    client_addr: Mapped[str | None] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, comment="since the count last restarted")
+    first_utc_us: Mapped[int] = mapped_column(BigInteger, comment="first failure counted")
+    last_utc_us: Mapped[int] = mapped_column(BigInteger, comment="latest failure counted")
+    blocked_until_utc_us: Mapped[int | None] = mapped_column(
+        BigInteger, comment="refused until then; 2**62: until an administrator unlocks")
 
 
 class AccessGrant(Base):

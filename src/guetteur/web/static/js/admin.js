@@ -1,6 +1,6 @@
 /*
  * Guetteur – administration page: accounts (GET/POST/PATCH /api/users, POST
- * /api/users/{id}/reset) and image rights (GET /api/users/{id}, POST /api/users/{id}/grants,
+ * /api/users/{id}/reset, POST /api/users/{id}/unlock) and image rights (GET /api/users/{id}, POST /api/users/{id}/grants,
  * DELETE /api/grants/{id}).
  *
  * Invariants: a generated password is shown once (in #onetime) and kept nowhere else, not even
@@ -141,8 +141,28 @@
       past ? `Expirée le ${G.formatDateTime(us)}` : G.formatDateTime(us));
   }
 
+  const UNTIL_UNLOCKED_US = 2 ** 62; // domain/throttle.FOREVER_UTC_US
+
+  /** The « Verrouillage » cell: a running login block, or failures counted recently. */
+  function throttleCell(u) {
+    const until = u.blocked_until_utc_us;
+    if (until != null && until > G.nowUs()) {
+      const text = until >= UNTIL_UNLOCKED_US
+        ? 'Bloqué jusqu\'au déverrouillage'
+        : `Ralenti jusqu'à ${G.formatTime(until)}`;
+      return G.el('td', { class: 'nowrap' },
+        G.el('span', { class: 'pill pill-warn', title: until >= UNTIL_UNLOCKED_US ? '' : G.formatDateTime(until) }, text));
+    }
+    if (u.login_failures > 0) {
+      return G.el('td', { class: 'nowrap' }, G.el('span', { class: 'muted' },
+        `${u.login_failures} échec${u.login_failures > 1 ? 's' : ''} récent${u.login_failures > 1 ? 's' : ''}`));
+    }
+    return G.el('td', { class: 'nowrap' }, G.el('span', { class: 'muted' }, '—'));
+  }
+
   function userRow(u) {
-    const locked = u.locked_until_utc_us != null && u.locked_until_utc_us > G.nowUs();
+    const throttled = (u.blocked_until_utc_us != null && u.blocked_until_utc_us > G.nowUs())
+      || u.login_failures > 0;
     const actions = G.el('td', { class: 'actions' });
     const open = G.el('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'grants' } }, 'Droits');
     open.addEventListener('click', () => selectUser(u.id));
@@ -153,6 +173,14 @@
         : confirmButton('Réactiver', 'Confirmer la réactivation', '', () => setEnabled(u, true));
       toggle.dataset.action = u.enabled ? 'disable' : 'enable';
       actions.append(toggle);
+    }
+    if (throttled) {
+      const unlock = G.el('button', { type: 'button', class: 'btn btn-small', dataset: { action: 'unlock' } }, 'Déverrouiller');
+      unlock.addEventListener('click', async () => {
+        unlock.disabled = true;
+        try { await unlockUser(u); } finally { unlock.disabled = false; }
+      });
+      actions.append(unlock);
     }
     const reset = confirmButton('Réinitialiser', 'Confirmer : nouveau mot de passe et 2FA', '', () => resetUser(u));
     reset.dataset.action = 'reset';
@@ -170,10 +198,7 @@
     G.el('td', {}, u.totp_enrolled
       ? G.el('span', { class: 'pill pill-ok' }, 'Activé')
       : G.el('span', { class: 'pill' }, ['landlord', 'auditor'].includes(u.role) ? 'Non requis' : 'À activer')),
-    G.el('td', { class: 'nowrap' }, locked
-      ? G.el('span', { class: 'pill pill-warn', title: G.formatDateTime(u.locked_until_utc_us) },
-        `Verrouillé jusqu'à ${G.formatTime(u.locked_until_utc_us)}`)
-      : G.el('span', { class: 'muted' }, '—')),
+    throttleCell(u),
     G.el('td', {}, u.enabled
       ? G.el('span', { class: 'pill pill-ok' }, 'Actif')
       : G.el('span', { class: 'pill pill-off' }, 'Désactivé')),
@@ -200,6 +225,16 @@
     }
     await loadUsers();
     if (selected && selected.id === u.id) await selectUser(u.id);
+  }
+
+  async function unlockUser(u) {
+    try {
+      await G.sendJson(`/api/users/${encodeURIComponent(u.id)}/unlock`, 'POST');
+      say($('users-msg'), `Compte ${u.username} déverrouillé : ses connexions ne sont plus ralenties.`, 'ok');
+    } catch (err) {
+      say($('users-msg'), err.message, 'error');
+    }
+    await loadUsers();
   }
 
   async function resetUser(u) {

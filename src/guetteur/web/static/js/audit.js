@@ -33,10 +33,16 @@
     logout: 'Déconnexion',
     login_failed: 'Échec de connexion',
     login_locked: 'Compte verrouillé',
+    login_throttled: 'Connexion refusée : essais ralentis',
+    login_blocked: 'Essais de connexion ralentis',
+    login_alert: 'Alerte : nombreux échecs sur un compte',
     login_disabled: 'Connexion d’un compte désactivé',
     login_rate_limited: 'Trop de tentatives de connexion',
     mfa_failed: 'Code de vérification erroné',
     mfa_enrolled: 'Second facteur activé',
+    mfa_blocked: 'Second facteur bloqué après des codes erronés',
+    mfa_throttled: 'Code refusé : second facteur bloqué',
+    user_unlock: 'Déverrouillage de compte',
     user_add: 'Création de compte',
     user_update: 'Modification de compte',
     user_reset: 'Réinitialisation de compte',
@@ -145,7 +151,7 @@
   }
 
   function row(ev) {
-    const denied = ev.action && (ev.action.endsWith('_denied') || ev.action.startsWith('login_') || ev.action === 'mfa_failed');
+    const denied = ev.action && (ev.action.endsWith('_denied') || ev.action.startsWith('login_') || ['mfa_failed', 'mfa_blocked', 'mfa_throttled'].includes(ev.action));
     if (ev.username) knownUsers.add(ev.username);
     return G.el('tr', { class: denied ? 'row-warn' : null, dataset: { eventId: ev.id, action: ev.action } },
       G.el('td', { class: 'nowrap', title: `Événement n° ${ev.id}` }, G.formatDateTime(ev.at_utc_us)),
