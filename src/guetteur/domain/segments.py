@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-GapReason = Literal["camera_offline", "recorder_stopped", "storage_error", "unknown"]
-GAP_REASONS: tuple[GapReason, ...] = ("camera_offline", "recorder_stopped", "storage_error",
-                                      "unknown")
+GapReason = Literal["camera_offline", "recorder_crashed", "recorder_stopped", "storage_error",
+                    "unknown"]
+GAP_REASONS: tuple[GapReason, ...] = ("camera_offline", "recorder_crashed", "recorder_stopped",
+                                      "storage_error", "unknown")
 JOIN_TOLERANCE_US = 1_500_000
 
 
