@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 from guetteur.adapters.media.fmp4 import FileScan, parse_init, scan_file
@@ -149,11 +150,12 @@ def salvage_file(store: SegmentStore, key: str) -> tuple[FileScan | None, str]:
 
 
 def recover_stream(store: SegmentStore, index: SegmentIndex, camera_id: int, stream: str,
-                   open_keys: set[str] | None = None) -> list[str]:
+                   open_keys: set[str] | None = None, min_age_s: float = 0.0) -> list[str]:
     """Index the files of one stream that are on disk but not in the index.
 
-    Skips `open_keys` (files a live recorder is still writing). Returns what it did, one line
-    per file, for logs and `guetteur check --repair`.
+    Skips `open_keys` (files a live recorder is still writing) and, with `min_age_s`, files
+    modified more recently than that (a recorder in another process may be writing them).
+    Returns what it did, one line per file, for logs and `guetteur check --repair`.
     """
     done: list[str] = []
     indexed = index.keys(camera_id, stream)
@@ -162,6 +164,8 @@ def recover_stream(store: SegmentStore, index: SegmentIndex, camera_id: int, str
     for path in sorted(folder.glob("*.mp4")):
         key = store.key_of(path)
         if key in indexed or (open_keys and key in open_keys):
+            continue
+        if min_age_s and time.time() - path.stat().st_mtime < min_age_s:
             continue
         scan, line = salvage_file(store, key)
         if scan is None or scan.init is None:
