@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from guetteur.adapters.media.fmp4 import GrowingFile, parse_init
-from guetteur.domain.errors import NotFound
+from guetteur.domain.errors import InvalidInput, NoFootage, NotFound
 from guetteur.domain.segments import Gap, Span
 from guetteur.services.ports import SegmentStore
 from guetteur.services.segment_index import SegmentIndex, SegmentInfo
@@ -120,6 +120,40 @@ def media_uri(seg: Playable) -> str:
     if isinstance(seg, OpenSegment):
         return seg.media_uri()
     return f"/api/segments/{seg.id}/media"
+
+
+def at_json(seg: Playable, instant_us: int) -> dict[str, object]:
+    """The answer of `GET /api/cameras/{id}/at`: a segment being written has no id
+    (`segment_id` null, `open` true); `media_url` serves either kind."""
+    return {"segment_id": seg.id if isinstance(seg, SegmentInfo) else None,
+            "start_utc_us": seg.start_utc_us, "end_utc_us": seg.end_utc_us,
+            "init_size_bytes": seg.init_size_bytes, "size_bytes": seg.size_bytes,
+            "open": isinstance(seg, OpenSegment), "media_url": media_uri(seg),
+            "offset_s": max(0.0, (instant_us - seg.start_utc_us) / 1e6)}
+
+
+def byte_window(range_header: str | None, size_bytes: int) -> tuple[int, int]:
+    """[start, end) of the bytes to send for an HTTP Range header (one range: `a-b`, `a-`,
+    `-n`), clamped to the servable `size_bytes`; the whole of it without a header."""
+    if range_header is None:
+        return 0, size_bytes
+    spec = range_header.strip().removeprefix("bytes=")
+    first, sep, last = spec.partition("-")
+    try:
+        if not sep or "," in spec:
+            raise ValueError(spec)
+        if first == "":
+            start, end = max(0, size_bytes - int(last)), size_bytes
+        else:
+            start = int(first)
+            end = min(size_bytes, int(last) + 1) if last else size_bytes
+    except ValueError:
+        raise InvalidInput("En-tête Range invalide : une seule plage « bytes=a-b ».",
+                           "range") from None
+    if start >= end:
+        raise NoFootage("Ces octets ne sont pas encore enregistrés : rechargez la liste de "
+                        "lecture.")
+    return start, end
 
 
 @dataclass(frozen=True)

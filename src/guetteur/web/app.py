@@ -22,6 +22,7 @@ from guetteur.web import (
     routes_case_pages,
     routes_cases,
     routes_media,
+    routes_open_media,
     routes_pages,
     routes_plate_pages,
     routes_plates,
@@ -52,8 +53,8 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__}
 
-    for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_admin,
-                   routes_audit, routes_cases, routes_plates, routes_case_pages,
+    for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_open_media,
+                   routes_admin, routes_audit, routes_cases, routes_plates, routes_case_pages,
                    routes_plate_pages):
         app.include_router(module.router)
     errors.install(app)
