@@ -36,7 +36,7 @@ from guetteur.adapters.media.ffmpeg import (
 )
 from guetteur.domain.cameras import redact_urls, with_credentials
 from guetteur.domain.clock import Clock
-from guetteur.domain.segments import JOIN_TOLERANCE_US, SegmentTimer
+from guetteur.domain.segments import RESTART_GAP_MIN_US, SegmentTimer
 from guetteur.domain.timeutil import from_us
 from guetteur.services.open_segments import OpenFileTracker, OpenSegment, pending_segments
 from guetteur.services.ports import SegmentStore
@@ -247,7 +247,7 @@ class StreamRecorder:
 
     def _on_first_segment(self, start_utc_us: int, errors: list[str]) -> None:
         last = self._last_end_us
-        if last is not None and start_utc_us - last > JOIN_TOLERANCE_US:
+        if last is not None and start_utc_us - last > RESTART_GAP_MIN_US:
             self._writer.submit(GapRow(self.target.camera_id, self.stream, last, start_utc_us,
                                        self._gap_reason, self.state.last_error))
         errors.clear()
