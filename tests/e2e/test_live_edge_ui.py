@@ -1,24 +1,49 @@
 """From the live view, « Relecture » opens playback 30 s before now, and the operator can
 rewind to 10 s before now and watch it play: playback reaches the live edge (decision 0008).
-Runs on the session `ui_server` of conftest.py (real server, simulated cameras, Chromium)."""
+
+Its own server with the default 60-s segments (the session `ui_server` cuts every 4 s): 40 s
+after the start no segment is finished, so everything played comes from the open segment.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import logins
 import pytest
 
+from support import ServerProcess, SimulatedCameras
+
 pytestmark = pytest.mark.e2e
+ADMIN = ("admin", "edge-admin-password-42")
+
+
+@pytest.fixture(scope="module")
+def edge_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    work: Path = tmp_path_factory.mktemp("edge")
+    sim = SimulatedCameras(work, cameras=1).start()
+    server = ServerProcess(work / "var")  # default segment length: 60 s
+    try:
+        for args, stdin in ((("camera", "add", "CAM-01", "--url", sim.url(0)), None),
+                            (("user", "add", ADMIN[0], "--role", "admin"), ADMIN[1] + "\n"),
+                            (("grant", "add", ADMIN[0], "--action", "live"), None),
+                            (("grant", "add", ADMIN[0], "--action", "playback"), None)):
+            done = server.cli(*args, stdin=stdin)
+            assert done.returncode == 0, (args, done.stderr)
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        sim.stop()
 
 
 @pytest.fixture
-def admin_page(browser: Any, ui_server: Any) -> Iterator[Any]:
-    state = logins.storage_state(browser, ui_server.base_url, ui_server.username,
-                                 ui_server.password)
-    context = browser.new_context(base_url=ui_server.base_url, locale="fr-FR",
+def admin_page(browser: Any, edge_server: ServerProcess) -> Iterator[Any]:
+    state = logins.storage_state(browser, edge_server.base_url, *ADMIN)
+    context = browser.new_context(base_url=edge_server.base_url, locale="fr-FR",
                                   timezone_id="Europe/Paris", storage_state=state,
                                   viewport={"width": 1440, "height": 900})
     context.set_default_timeout(15_000)
@@ -28,14 +53,28 @@ def admin_page(browser: Any, ui_server: Any) -> Iterator[Any]:
         context.close()
 
 
+def recorded_since(page: Any, camera_id: int, seconds: float) -> None:
+    """Wait until the camera has recorded without a hole for the last `seconds`."""
+    deadline = time.monotonic() + 60
+    while True:
+        now = time.time_ns() // 1000
+        spans = page.request.get(f"/api/cameras/{camera_id}/timeline?from={now - 600_000_000}"
+                                 f"&to={now}").json()["spans"]
+        if any(s["start_utc_us"] <= now - seconds * 1e6 < s["end_utc_us"] for s in spans[-1:]):
+            return
+        assert time.monotonic() < deadline, spans
+        time.sleep(1)
+
+
 PLAYING = ("() => window.guetteurPlayback && window.guetteurPlayback.currentUtcUs() !== null"
            " && document.querySelector('#pb-video').readyState >= 2")
 
 
 def test_relecture_from_live_opens_30_s_back_and_rewinds_to_10_s_before_now(
-        admin_page: Any, ui_server: Any) -> None:
+        admin_page: Any, edge_server: ServerProcess) -> None:
     page = admin_page
-    cam = ui_server.camera_ids[0]
+    cam = 1
+    recorded_since(page, cam, 32)
     page.goto(f"/live/{cam}")
     page.wait_for_function("() => { const v = document.querySelector('#live-video');"
                            " return v.readyState >= 2 && v.currentTime > 0.5; }")
@@ -65,3 +104,7 @@ def test_relecture_from_live_opens_30_s_back_and_rewinds_to_10_s_before_now(
                            " return !v.paused && v.currentTime > s + 1; }", arg=start)
     shown = page.evaluate("() => window.guetteurPlayback.currentUtcUs()")
     assert shown > target + 500_000
+    # all of it from the segment being written: no 60-s segment is finished yet
+    urls = page.evaluate("() => window.guetteurPlayback.hls.levels[0].details.fragments"
+                         ".map(f => f.url)")
+    assert urls and all("/recording/" in u for u in urls), urls
