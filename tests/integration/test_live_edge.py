@@ -126,6 +126,14 @@ def test_playback_reaches_the_live_edge_with_default_segments(
         assert report["clean"] and not report["orphan_files"], report
         name = seg["media_url"].split("/recording/")[1].split("?")[0]
         assert report["being_written"] == [f"cam000001/main/{name}"]
+        # and `--repair` leaves the file being written alone (no row, not cut)
+        size_before = (server.data_dir / "segments" / "cam000001" / "main" / name).stat().st_size
+        repaired = server.cli("check", "--repair", "--json")
+        assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+        assert not json.loads(repaired.stdout)["repairs"]
+        assert not rows(server, "SELECT id FROM segment")
+        assert (server.data_dir / "segments" / "cam000001" / "main" / name).stat().st_size \
+            >= size_before
     finally:
         client.close()
         server.stop()
