@@ -58,7 +58,7 @@ class SegmentWriter:
 
     def pending(self, camera_id: int, stream: str) -> list[FinishedFile]:
         """Files handed over whose row is not committed yet (read from any thread)."""
-        return [f for f in list(self._pending.values())
+        return [f for f in self._pending.copy().values()  # copy(): atomic under the GIL
                 if f.camera_id == camera_id and f.stream == stream]
 
     def close(self) -> None:
