@@ -101,7 +101,7 @@ class StreamRecorder:
         self._last_end_us: int | None = None
         self._folder: Path | None = None
         self._stopping = False
-        self._run_reported = False  # this ffmpeg run reported a segment: _last_end_us is its
+        self._run_reported = False  # this run reported a segment: _last_end_us is its end
         self._open = OpenFileTracker(self._store, target.camera_id, stream)
 
     @property
@@ -210,8 +210,7 @@ class StreamRecorder:
             self.state.current_key = None
         code = proc.returncode
         self._gap_reason = exit_cause(code, errors)
-        died = (f"ffmpeg killed by signal {signal.Signals(-code).name}"
-                if code is not None and code < 0 else f"ffmpeg exited with code {code}")
+        died = _how_it_ended(code)
         self.state.last_error = " | ".join(errors[-3:]) or died
         salvaged = await self._salvage(leftover)
         if salvaged:
@@ -292,6 +291,15 @@ class StreamRecorder:
             if self._proc is None:
                 break
             await asyncio.sleep(0.02)
+
+
+def _how_it_ended(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"ffmpeg killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"ffmpeg killed by signal {-code}"
+    return f"ffmpeg exited with code {code}"
 
 
 class RecorderSupervisor:
