@@ -33,6 +33,7 @@ from guetteur.services.grants import Grants
 from guetteur.services.live import LiveHub
 from guetteur.services.login import LoginGuard
 from guetteur.services.login_throttle import LoginThrottle
+from guetteur.services.open_segments import OpenSegment, OpenSegments
 from guetteur.services.plate_search import PlateSearch
 from guetteur.services.plates import PlateReading
 from guetteur.services.recorder import RecorderConfig, RecorderDeps, RecorderSupervisor
@@ -74,6 +75,17 @@ class Container:
     supervisor: RecorderSupervisor | None = None
     live: LiveHub | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # playback of what is recorded but not indexed yet (the segment being written)
+    open_segments: OpenSegments = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.open_segments = OpenSegments(self.index, self.store, self.unindexed)
+
+    def unindexed(self, camera_id: int, stream: str) -> list[OpenSegment]:
+        if self.supervisor is None:
+            return []
+        rec = self.supervisor.recorder(camera_id, stream)
+        return rec.unindexed() if rec else []
 
     def current_path(self, camera_id: int, stream: str) -> Path | None:
         if self.supervisor is None:

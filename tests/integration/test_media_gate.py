@@ -447,6 +447,9 @@ REACH = {
     "/api/exports/{job_id}/download": "/api/exports/1/download",
     "/api/plates/passages/{passage_id}/crop.jpg": "/api/plates/passages/{cam}/crop.jpg",
     "/api/cameras/{camera_id}/live": "/api/cameras/{cam}/live",
+    # the live-edge route (open or not-yet-indexed files; an indexed one is served by name)
+    "/api/cameras/{camera_id}/recording/{file_name}":
+        "/api/cameras/{cam}/recording/20261125T203000000Z_{cam:06d}.mp4",
 }
 ODD_HEADERS = [*({"range": r} for r in RANGES if r), {"range": "bytes=0-", "if-range": '"x"'},
                {}]

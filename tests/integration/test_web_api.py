@@ -365,6 +365,8 @@ def test_an_operator_granted_on_one_camera_gets_its_media_and_no_other(
         "/api/exports/{job_id}/download": lambda r: r.status_code == 403,
         "/api/plates/passages/{passage_id}/crop.jpg": lambda r: r.status_code == 403,
         "/api/cameras/{camera_id}/live": None,
+        # a file being written: none here (no recorder runs), and "1" is no file name
+        "/api/cameras/{camera_id}/recording/{file_name}": lambda r: r.status_code == 422,
     }
     assert set(granted) == MEDIA_ROUTES, "a new media route: say what camera 1 gives here"
     for route in app_routes(client.app):

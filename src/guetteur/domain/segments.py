@@ -14,10 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-GapReason = Literal["camera_offline", "recorder_stopped", "storage_error", "unknown"]
-GAP_REASONS: tuple[GapReason, ...] = ("camera_offline", "recorder_stopped", "storage_error",
-                                      "unknown")
+GapReason = Literal["camera_offline", "recorder_crashed", "recorder_stopped", "storage_error",
+                    "unknown"]
+GAP_REASONS: tuple[GapReason, ...] = ("camera_offline", "recorder_crashed", "recorder_stopped",
+                                      "storage_error", "unknown")
 JOIN_TOLERANCE_US = 1_500_000
+# A new recorder run always follows an interruption (crash, camera gone): a hole longer than
+# about one fragment is then recorded as a gap row with its reason, even one too short to show
+# on the timeline (spans closer than JOIN_TOLERANCE_US are drawn joined).
+RESTART_GAP_MIN_US = 250_000
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,14 @@ Each `StreamRecorder` keeps one ffmpeg process connected to its camera (stream c
 fragmented-MP4 segments, see `adapters/media/ffmpeg.py`), turns ffmpeg's per-segment reports
 into wall-clock times (`SegmentTimer`) and hands finished files to the one `SegmentWriter`.
 When ffmpeg stops (camera gone, network cut, bad URL) it is restarted with capped exponential
-backoff, and the hole is recorded as a gap with its reason once recording resumes.
+backoff, and the hole is recorded as a gap with its reason once recording resumes:
+`recorder_crashed` when ffmpeg died (signal, or an error that is not the camera's),
+`camera_offline` when the camera stopped sending (see `exit_cause`). A file ffmpeg left
+unfinished is indexed at once up to its last complete fragment (`salvage_file`), or deleted
+with the reason logged and kept in the gap's detail.
+
+`open_segment()` describes the file being written (its complete fragments), so playback can
+reach a few seconds behind live without a row for it (services/open_segments.py).
 
 The `RecorderSupervisor` reconciles running recorders with the camera rows assigned to this
 node: on start, when the registry reports a change, and every `reconcile_interval_s` (to see
@@ -21,15 +28,26 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from guetteur.adapters.media.ffmpeg import die_with_parent, parse_segment_line, segment_command
+from guetteur.adapters.media.ffmpeg import (
+    die_with_parent,
+    exit_cause,
+    parse_segment_line,
+    segment_command,
+)
 from guetteur.domain.cameras import redact_urls, with_credentials
 from guetteur.domain.clock import Clock
-from guetteur.domain.segments import JOIN_TOLERANCE_US, SegmentTimer
+from guetteur.domain.segments import RESTART_GAP_MIN_US, SegmentTimer
 from guetteur.domain.timeutil import from_us
+from guetteur.services.open_segments import OpenFileTracker, OpenSegment, pending_segments
 from guetteur.services.ports import SegmentStore, SpaceGate
 from guetteur.services.registry import CameraRegistry, RecordTarget
 from guetteur.services.segment_index import GapRow, SegmentIndex
-from guetteur.services.segment_writer import FinishedFile, SegmentWriter, recover_stream
+from guetteur.services.segment_writer import (
+    FinishedFile,
+    SegmentWriter,
+    recover_stream,
+    salvage_file,
+)
 from guetteur.services.status import StatusBoard
 
 log = logging.getLogger(__name__)
@@ -85,6 +103,8 @@ class StreamRecorder:
         self._last_end_us: int | None = None
         self._folder: Path | None = None
         self._stopping = False
+        self._run_reported = False  # this run reported a segment: _last_end_us is its end
+        self._open = OpenFileTracker(self._store, target.camera_id, stream)
 
     @property
     def name(self) -> str:
@@ -93,6 +113,21 @@ class StreamRecorder:
     def current_path(self) -> Path | None:
         key = self.state.current_key
         return self._store.path_of(key) if key else None
+
+    def open_segment(self) -> OpenSegment | None:
+        """The file being written, up to its last complete fragment (any thread)."""
+        key = self.state.current_key
+        if key is None:
+            return None
+        seg = self._open.snapshot(key, self._last_end_us if self._run_reported else None)
+        return seg if key == self.state.current_key else None  # else pending in the writer
+
+    def unindexed(self) -> list[OpenSegment]:
+        """Finished files waiting for the writer, then the open one."""
+        result = pending_segments(self._store, self._writer.pending(self.target.camera_id,
+                                                                    self.stream))
+        current = self.open_segment()
+        return [*result, current] if current is not None else result
 
     def _set_state(self, state: str, error: str | None = None) -> None:
         self.state.state = state
@@ -116,11 +151,8 @@ class StreamRecorder:
                 return
             if produced:
                 backoff = self._config.backoff_min_s
-            error = self.state.last_error or ""
-            storage = any(k in error for k in ("No space left", "Permission denied",
-                                                "Read-only file system"))
-            self._gap_reason = "storage_error" if storage else "camera_offline"
-            if "No space left" in error and self._space is not None:
+            # the gap reason was set from how ffmpeg ended (`exit_cause`, in `_run_once`)
+            if "No space left" in (self.state.last_error or "") and self._space is not None:
                 self._space.report_full()
             self._set_state("reconnecting", self.state.last_error or "stream ended")
             log.warning("%s: stream stopped (%s); reconnecting in %.1f s", self.name,
@@ -135,6 +167,7 @@ class StreamRecorder:
         cmd = segment_command(self._config.ffmpeg, self._url, pattern, self._config.segment_s,
                               self._config.timeout_s)
         self.state.runs += 1
+        self._run_reported = False
         self.state.current_key = self._store.key_of(self._folder / f"{run_id}_000000.mp4")
         timer = SegmentTimer()
         produced = 0
@@ -144,6 +177,7 @@ class StreamRecorder:
                 stderr=asyncio.subprocess.PIPE, preexec_fn=die_with_parent)
         except OSError as exc:
             self.state.last_error = f"cannot start ffmpeg: {exc}"
+            self._gap_reason = "recorder_crashed"
             return False
         proc = self._proc
         errors: list[str] = []
@@ -171,6 +205,7 @@ class StreamRecorder:
                     self.target.camera_id, self.stream, self._store.key_of(self._folder / name),
                     timed.start_utc_us, timed.end_utc_us, timed.clock_drift_ms))
                 self._last_end_us = timed.end_utc_us
+                self._run_reported = True
             await proc.wait()
         finally:
             if proc.returncode is None:
@@ -179,14 +214,47 @@ class StreamRecorder:
             space_task.cancel()
             await asyncio.gather(stderr_task, watch_task, space_task, return_exceptions=True)
             self._proc = None
+            leftover = self.state.current_key
             self.state.current_key = None
-        self.state.last_error = (" | ".join(errors[-3:]) or
-                                 f"ffmpeg exited with code {proc.returncode}")
+        code = proc.returncode
+        self._gap_reason = exit_cause(code, errors)
+        died = _how_it_ended(code)
+        self.state.last_error = " | ".join(errors[-3:]) or died
+        salvaged = await self._salvage(leftover)
+        if salvaged:
+            self.state.last_error = f"{self.state.last_error} | {salvaged}"
         return produced > 0
+
+    async def _salvage(self, key: str | None) -> str | None:
+        """Index at once the file this run left unfinished (ffmpeg died before reporting it):
+        up to its last complete fragment, or delete it and say why. Returns what was done."""
+        if key is None or not await asyncio.to_thread(self._store.exists, key):
+            return None  # ffmpeg finished and reported it (or never created it)
+        try:
+            scan, line = await asyncio.to_thread(salvage_file, self._store, key)
+        except OSError as exc:
+            log.error("%s: unfinished segment %s not salvaged: %s", self.name, key, exc)
+            return f"segment {key} not salvaged: {exc}"
+        if scan is None:
+            log.warning("%s: unfinished segment lost: %s", self.name, line)
+            return f"segment lost: {line}"
+        duration_us = round(scan.duration_s * 1e6)
+        start = self._last_end_us if self._run_reported else None
+        if start is None:  # the run's first file: as startup recovery estimates it
+            mtime_us = await asyncio.to_thread(
+                lambda: self._store.path_of(key).stat().st_mtime_ns // 1000)
+            start = mtime_us - duration_us
+        self._writer.submit(FinishedFile(self.target.camera_id, self.stream, key, start,
+                                         start + duration_us, 0, recovered=True))
+        self._last_end_us = start + duration_us
+        self.state.segments += 1
+        log.warning("%s: unfinished segment indexed: %s (%.2f s)", self.name, line,
+                    scan.duration_s)
+        return None
 
     def _on_first_segment(self, start_utc_us: int, errors: list[str]) -> None:
         last = self._last_end_us
-        if last is not None and start_utc_us - last > JOIN_TOLERANCE_US:
+        if last is not None and start_utc_us - last > RESTART_GAP_MIN_US:
             self._writer.submit(GapRow(self.target.camera_id, self.stream, last, start_utc_us,
                                        self._gap_reason, self.state.last_error))
         errors.clear()
@@ -250,6 +318,15 @@ class StreamRecorder:
             if self._proc is None:
                 break
             await asyncio.sleep(0.02)
+
+
+def _how_it_ended(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"ffmpeg killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"ffmpeg killed by signal {-code}"
+    return f"ffmpeg exited with code {code}"
 
 
 class RecorderSupervisor:

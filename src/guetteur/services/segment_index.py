@@ -7,6 +7,7 @@ return plain dataclasses; times are UTC microseconds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -118,6 +119,19 @@ class SegmentIndex:
                 Segment.camera_id == camera_id, Segment.stream == stream)).all()
             return {r.storage_key: r.end_utc_us for r in rows}
 
+    def by_key(self, storage_key: str) -> SegmentInfo | None:
+        with self._sessions() as db:
+            seg = db.scalar(select(Segment).where(Segment.storage_key == storage_key))
+            return _info(seg) if seg else None
+
+    def by_name(self, camera_id: int, stream: str, file_name: str) -> SegmentInfo | None:
+        """The indexed segment of a stream whose file is named `file_name`."""
+        with self._sessions() as db:
+            seg = db.scalar(select(Segment).where(
+                Segment.camera_id == camera_id, Segment.stream == stream,
+                Segment.storage_key.endswith("/" + file_name, autoescape=True)).limit(1))
+            return _info(seg) if seg else None
+
     def get(self, segment_id: int) -> SegmentInfo:
         with self._sessions() as db:
             seg = db.get(Segment, segment_id)
@@ -151,7 +165,10 @@ class SegmentIndex:
             return _info(seg) if seg else None
 
     def timeline(self, camera_id: int, stream: str, from_us: int, to_us: int,
-                 now_us: int) -> tuple[list[Span], list[Gap]]:
+                 now_us: int, extra: Sequence[tuple[int, int]] = ()
+                 ) -> tuple[list[Span], list[Gap]]:
+        """Recorded spans and gaps; `extra`: intervals recorded but not indexed yet (the
+        segment being written, see services/open_segments.py)."""
         with self._sessions() as db:
             rows = db.execute(select(Segment.start_utc_us, Segment.end_utc_us).where(
                 Segment.camera_id == camera_id, Segment.stream == stream,
@@ -162,7 +179,8 @@ class SegmentIndex:
                 RecordingGap.start_utc_us < to_us, RecordingGap.end_utc_us > from_us)).scalars()
             recorded = [Gap(g.start_utc_us, g.end_utc_us, g.reason) for g in gap_rows]
         spans = [Span(max(s.start_utc_us, from_us), min(s.end_utc_us, to_us))
-                 for s in merge_spans([(r.start_utc_us, r.end_utc_us) for r in rows])]
+                 for s in merge_spans([(r.start_utc_us, r.end_utc_us) for r in rows]
+                                      + list(extra))]
         return spans, gaps_between(spans, from_us, to_us, recorded, now_us)
 
     def gaps(self, camera_id: int, stream: str = "main") -> list[GapRow]:

@@ -7,7 +7,11 @@ with the segments around them.
 
 `recover_stream` indexes the files a crash left behind (the segment being written when the
 process died, or finished files whose rows were still in the queue): the incomplete last
-fragment is cut off, the rest indexed with `recovered=True`.
+fragment is cut off, the rest indexed with `recovered=True`. `salvage_file` does that cut for
+one file; the recorder calls it at once when its ffmpeg dies mid-segment.
+
+Until its row is committed, a submitted file is *pending* (`pending()`): playback serves it
+from there (services/open_segments.py) so that no instant is unplayable while it waits.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from dataclasses import dataclass
 
-from guetteur.adapters.media.fmp4 import parse_init, scan_file
+from guetteur.adapters.media.fmp4 import FileScan, parse_init, scan_file
 from guetteur.services.ports import SegmentStore
 from guetteur.services.segment_index import GapRow, SegmentIndex, SegmentRow
 
@@ -43,10 +48,18 @@ class SegmentWriter:
         self._store = store
         self._index = index
         self._queue: asyncio.Queue[FinishedFile | GapRow | None] = asyncio.Queue()
+        self._pending: dict[str, FinishedFile] = {}
         self.indexed = 0
 
     def submit(self, item: FinishedFile | GapRow) -> None:
+        if isinstance(item, FinishedFile):
+            self._pending[item.storage_key] = item
         self._queue.put_nowait(item)
+
+    def pending(self, camera_id: int, stream: str) -> list[FinishedFile]:
+        """Files handed over whose row is not committed yet (read from any thread)."""
+        return [f for f in self._pending.copy().values()  # copy(): atomic under the GIL
+                if f.camera_id == camera_id and f.stream == stream]
 
     def close(self) -> None:
         """Ask `run` to index what is queued, then return (shutdown)."""
@@ -113,14 +126,36 @@ class SegmentWriter:
                 await asyncio.sleep(1)
                 for item in batch:
                     self._queue.put_nowait(item)
+                return
+        for item in batch:
+            if isinstance(item, FinishedFile):
+                self._pending.pop(item.storage_key, None)
+
+
+def salvage_file(store: SegmentStore, key: str) -> tuple[FileScan | None, str]:
+    """Make a file cut mid-write indexable: cut its incomplete last fragment off, or delete
+    it when it holds no complete fragment. Returns (scan, what was done); scan is None when
+    the file was deleted (the footage is lost: the line says why)."""
+    path = store.path_of(key)
+    scan = scan_file(path)
+    if scan.init is None or scan.fragments == 0:
+        why = "no init segment" if scan.init is None else "no complete fragment"
+        store.delete(key)
+        return None, f"{key}: {why}, file deleted"
+    size = path.stat().st_size
+    if scan.complete_bytes < size:
+        store.truncate(key, scan.complete_bytes)
+        return scan, f"{key}: incomplete last fragment cut ({size - scan.complete_bytes} bytes)"
+    return scan, f"{key}: complete"
 
 
 def recover_stream(store: SegmentStore, index: SegmentIndex, camera_id: int, stream: str,
-                   open_keys: set[str] | None = None) -> list[str]:
+                   open_keys: set[str] | None = None, min_age_s: float = 0.0) -> list[str]:
     """Index the files of one stream that are on disk but not in the index.
 
-    Skips `open_keys` (files a live recorder is still writing). Returns what it did, one line
-    per file, for logs and `guetteur check --repair`.
+    Skips `open_keys` (files a live recorder is still writing) and, with `min_age_s`, files
+    modified more recently than that (a recorder in another process may be writing them).
+    Returns what it did, one line per file, for logs and `guetteur check --repair`.
     """
     done: list[str] = []
     indexed = index.keys(camera_id, stream)
@@ -130,15 +165,14 @@ def recover_stream(store: SegmentStore, index: SegmentIndex, camera_id: int, str
         key = store.key_of(path)
         if key in indexed or (open_keys and key in open_keys):
             continue
-        scan = scan_file(path)
-        if scan.init is None or scan.fragments == 0:
-            store.delete(key)
-            done.append(f"{key}: no complete fragment, file deleted")
+        if min_age_s and time.time() - path.stat().st_mtime < min_age_s:
             continue
-        if scan.complete_bytes < path.stat().st_size:
-            cut = path.stat().st_size - scan.complete_bytes
-            store.truncate(key, scan.complete_bytes)
-            done.append(f"{key}: incomplete last fragment cut ({cut} bytes)")
+        scan, line = salvage_file(store, key)
+        if scan is None or scan.init is None:
+            done.append(line)
+            continue
+        if "cut" in line:
+            done.append(line)
         duration_us = round(scan.duration_s * 1e6)
         start = None
         match = _NAME_RE.match(path.name)

@@ -23,6 +23,7 @@ from guetteur.web import (
     routes_case_pages,
     routes_cases,
     routes_media,
+    routes_open_media,
     routes_pages,
     routes_plate_pages,
     routes_plates,
@@ -61,8 +62,8 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
             return JSONResponse(body | {"status": "degraded"}, status_code=503)
         return body
 
-    for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_admin,
-                   routes_audit, routes_cases, routes_plates, routes_case_pages,
+    for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_open_media,
+                   routes_admin, routes_audit, routes_cases, routes_plates, routes_case_pages,
                    routes_plate_pages):
         app.include_router(module.router)
     errors.install(app)

@@ -158,7 +158,8 @@ async def timeline(camera_id: int, c: Dep, who: Who, stream: str = "main",
     now = c.clock.now_us()
     start = parse_instant(from_, "from") if from_ else now - 86_400_000_000
     end = parse_instant(to, "to") if to else now
-    spans, gaps = await asyncio.to_thread(c.index.timeline, camera_id, stream, start, end, now)
+    spans, gaps = await asyncio.to_thread(c.open_segments.timeline, camera_id, stream, start,
+                                          end, now)
     holds: list[dict[str, Any]] = []
     # judicial holds show to whoever may see this footage (never to a landlord); the case
     # reference only to those who handle cases

@@ -39,6 +39,7 @@ from guetteur.domain.errors import (
 from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import PARIS, from_us, parse_instant
 from guetteur.services.hls import playlist
+from guetteur.services.open_segments import at_json
 from guetteur.web.deps import container
 from guetteur.web.media_file import MediaFile, open_media
 from guetteur.web.session import client_addr, principal, ws_principal
@@ -98,7 +99,8 @@ async def playback_playlist(camera_id: int, request: Request, c: Dep, who: Who,
                                        client_addr=client_addr(request), reason=reason,
                                        detail={"stream": stream})
     await asyncio.to_thread(c.registry.get, camera_id)
-    segments = await asyncio.to_thread(c.index.covering, camera_id, _stream(stream), start, end)
+    segments = await asyncio.to_thread(c.open_segments.covering, camera_id, _stream(stream),
+                                       start, end)
     query = segment_query(c, who, camera_id, stream, start, end, event_id, reason)
     return PlainTextResponse(playlist(segments, query),
                              media_type="application/vnd.apple.mpegurl",
@@ -148,15 +150,15 @@ router.add_api_route("/segments/{segment_id}/media", segment_media, methods=["HE
 async def segment_at(camera_id: int, request: Request, c: Dep, who: Who, t: str,
                      stream: str = "main", reason: Reason = None) -> dict[str, Any]:
     instant = parse_instant(t, "t")
+    # looked up first, so that "nothing recorded" is written as such, not as a granted seek
+    seg = await asyncio.to_thread(c.open_segments.at, camera_id, _stream(stream), instant)
     await asyncio.to_thread(c.gate.authorize_media, who, "playback", camera_id,
                             range_from_utc_us=instant, client_addr=client_addr(request),
-                            reason=reason, detail={"seek": True})
-    seg = await asyncio.to_thread(c.index.at, camera_id, _stream(stream), instant)
-    if seg is None:
-        raise NoFootage("Aucun enregistrement à cet instant ni après.")
-    return {"segment_id": seg.id, "start_utc_us": seg.start_utc_us,
-            "end_utc_us": seg.end_utc_us, "init_size_bytes": seg.init_size_bytes,
-            "offset_s": max(0.0, (instant - seg.start_utc_us) / 1e6)}
+                            reason=reason, detail={"seek": True},
+                            unavailable=None if seg is not None else NoFootage(
+                                "Aucun enregistrement à cet instant ni après."))
+    assert seg is not None
+    return at_json(seg, instant)
 
 
 @router.get(media_route("/cameras/{camera_id}/clip.mp4"))

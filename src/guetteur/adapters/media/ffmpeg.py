@@ -53,6 +53,33 @@ def baseline_command(ffmpeg: str, url: str, pattern: Path, segment_s: int) -> li
     ]
 
 
+# What ffmpeg prints when the camera, not ffmpeg, is the problem (connection refused or cut,
+# I/O timeout, end of stream, RTSP errors). Matched case-insensitively against its stderr.
+_CAMERA_ERRORS = ("connection refused", "connection reset", "connection timed out",
+                  "timed out", "timeout", "end of file", "network is unreachable",
+                  "no route to host", "host is unreachable", "broken pipe", "server returned",
+                  "method describe failed", "method setup failed", "method play failed",
+                  "unauthorized", "not found", "name or service not known",
+                  "invalid data found when processing input", "could not find codec")
+_STORAGE_ERRORS = ("no space left", "permission denied", "read-only file system",
+                   "disk quota exceeded")
+
+
+def exit_cause(returncode: int | None, stderr_lines: list[str]) -> str:
+    """Why one ffmpeg run ended, as a gap reason: `storage_error` (it could not write),
+    `recorder_crashed` (killed by a signal, or a non-zero exit that names no camera or
+    network problem) or `camera_offline` (exit 0 — ffmpeg exits 0 when the camera goes
+    away — or an error that says the camera stopped answering)."""
+    text = " ".join(stderr_lines).lower()
+    if any(k in text for k in _STORAGE_ERRORS):
+        return "storage_error"
+    if returncode is not None and returncode < 0:
+        return "recorder_crashed"
+    if not returncode or any(k in text for k in _CAMERA_ERRORS):
+        return "camera_offline"
+    return "recorder_crashed"
+
+
 def parse_segment_line(line: str) -> tuple[str, float, float] | None:
     """`000003.mp4,180.000000,240.040000` -> (name, start_s, end_s); None if not such a line."""
     parts = line.strip().rsplit(",", 2)

@@ -228,3 +228,47 @@ def scan_bytes(data: bytes) -> FileScan:
 
 def scan_file(path: Path) -> FileScan:
     return scan_bytes(path.read_bytes())
+
+
+class GrowingFile:
+    """Follows a file being written: how many bytes of it are complete fragments, and how
+    long they play. Each `scan()` reads only the bytes appended since the last complete
+    fragment, so following a 60 s segment costs a few kB per call. Never counts a box that
+    runs past the end of what is on disk (a fragment being written)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.init: Init | None = None
+        self.complete_bytes = 0
+        self.fragments = 0
+        self._first_base: int | None = None
+        self._end_ticks = 0
+
+    @property
+    def duration_s(self) -> float:
+        if self.init is None or self._first_base is None:
+            return 0.0
+        return (self._end_ticks - self._first_base) / self.init.timescale
+
+    def scan(self) -> FileScan:
+        try:
+            with self.path.open("rb") as fh:
+                if self.init is None:
+                    head = fh.read(256 * 1024)
+                    self.init = parse_init(head)
+                    if self.init is None:
+                        return FileScan(None, 0, 0.0, 0)
+                    self.complete_bytes = self.init.size
+                fh.seek(self.complete_bytes)
+                tail = fh.read()
+        except FileNotFoundError:
+            return FileScan(self.init, self.complete_bytes, self.duration_s, self.fragments)
+        advanced = 0
+        for frag in iter_fragments(tail, 0):
+            if self._first_base is None:
+                self._first_base = frag.base_decode_time
+            self._end_ticks = frag.base_decode_time + frag.duration_ticks
+            self.fragments += 1
+            advanced = frag.end
+        self.complete_bytes += advanced
+        return FileScan(self.init, self.complete_bytes, self.duration_s, self.fragments)

@@ -1,7 +1,9 @@
 /*
  * Guetteur – single-camera live view: the main stream, large, with its state badge, a latency
  * readout and a full-screen button. The badge (and the « Relecture » button, shown only with the
- * playback right) is refreshed every 5 s from GET /api/cameras/{id}.
+ * playback right) is refreshed every 5 s from GET /api/cameras/{id}. « Relecture » opens the
+ * playback page 30 s before now: playback reaches a few seconds behind live (the segment being
+ * written is playable), so an operator can rewind what they just saw.
  */
 'use strict';
 
@@ -44,6 +46,19 @@
   }
 
   const playbackLink = document.getElementById('link-playback');
+  const REWIND_US = 30e6;
+  playbackLink.addEventListener('click', (ev) => {
+    if (ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) {
+      playbackLink.href = playbackUrl();  // a new tab: the instant of the click too
+      return;
+    }
+    ev.preventDefault();
+    location.assign(playbackUrl());
+  });
+  function playbackUrl() {
+    const t = Math.round(G.nowUs() - REWIND_US);
+    return `/playback/${encodeURIComponent(cam.id)}?day=${G.parisDay(t)}&t=${t}`;
+  }
   async function refresh() {
     try {
       const c = await G.fetchJson(`/api/cameras/${encodeURIComponent(cam.id)}`);

@@ -15,6 +15,7 @@
   const G = window.Guetteur;
   const REASONS = {
     camera_offline: 'caméra hors ligne',
+    recorder_crashed: 'enregistreur interrompu',
     recorder_stopped: 'enregistreur arrêté',
     storage_error: 'erreur de stockage',
     unknown: "pas d'enregistrement",
