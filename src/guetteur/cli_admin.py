@@ -328,20 +328,28 @@ def grant_revoke(grant_id: int, config: ConfigOpt = None) -> None:
 @audit_app.command("verify")
 @handled
 def audit_verify(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Vérifie la chaîne du journal : nomme le premier événement modifié, supprimé, inséré ou
-    déplacé."""
-    from guetteur.services.audit import verify
+    """Vérifie la chaîne du journal (nomme le premier événement modifié, supprimé, inséré ou
+    déplacé) et la compare aux points de contrôle signés (événements récents supprimés,
+    chaîne recalculée) ; donne l'âge du dernier point de contrôle."""
+    from guetteur.domain.audit_anchor import summary
 
     c = container(config)
-    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
+    report = c.checkpoints.verify(c.settings.db_url)
     if as_json:
-        out({"ok": report.ok, "events": report.events, "first_bad_id": report.first_bad_id,
-             "problem": report.problem, "seconds": round(report.seconds, 3)})
-    elif report.ok:
-        typer.echo(f"OK : {report.events} événements vérifiés en {report.seconds:.2f} s")
+        out(report.public())
     else:
-        typer.secho(f"ALTÉRATION : premier événement en cause n° {report.first_bad_id} "
-                    f"({report.problem})", fg="red")
+        if report.first_bad_id is None:
+            typer.echo(f"Chaîne : {report.events} événements vérifiés en "
+                       f"{report.seconds:.2f} s")
+        else:
+            typer.secho(f"ALTÉRATION : premier événement en cause n° {report.first_bad_id} "
+                        f"({report.problem})", fg="red")
+        if report.anchor is not None:
+            if report.anchor.problem:
+                typer.secho(f"ALTÉRATION : {report.anchor.problem}", fg="red")
+            typer.echo(f"Ancrage : {summary(report.anchor)}")
+        if report.ok:
+            typer.echo("OK : journal intègre et complet jusqu'au dernier point de contrôle")
     if not report.ok:
         raise typer.Exit(3)
 
