@@ -164,10 +164,12 @@ def _what_broke(first_bad: Checkpoint, base: Checkpoint | None, newest: Checkpoi
              else "depuis le début du journal")
     if head is None and max_id < first_bad.last_id:
         missing = newest.events - events
+        deleted = (f"l'événement n° {newest.last_id} a été supprimé"
+                   if newest.last_id == max_id + 1 else
+                   f"les événements n° {max_id + 1} à {newest.last_id} ont été supprimés")
         return (f"{missing} événement{'s' if missing > 1 else ''} manquant"
                 f"{'s' if missing > 1 else ''} {since} : le journal s'arrête au n° {max_id}, "
-                f"avant le point de contrôle n° {first_bad.seq} ; les événements n° "
-                f"{max_id + 1} à {newest.last_id} ont été supprimés")
+                f"avant le point de contrôle n° {first_bad.seq} ; {deleted}")
     if head is None:
         return (f"l'événement n° {first_bad.last_id} attesté par le point de contrôle n° "
                 f"{first_bad.seq} est absent : événements supprimés ou chaîne réécrite")

@@ -129,6 +129,12 @@ class Checkpointer:
                     return None
                 now = self._clock.now_us()
                 with self._sessions() as db:
+                    # one lookup per poll: a trail truncated or rewritten is noticed at once
+                    if newest.events and _hash_of(db, newest.last_id) != newest.head_hash:
+                        self._stop(f"le journal ne concorde plus avec le point de contrôle n° "
+                                   f"{newest.seq} (événement n° {newest.last_id} supprimé ou "
+                                   "modifié)")
+                        return None
                     new_events, _ = _count_after(db, newest.last_id)
                 elapsed_s = (now - newest.at_utc_us) / 1e6
                 due = (new_events >= self.every_events
@@ -167,12 +173,7 @@ class Checkpointer:
         return newest
 
     def _next(self, newest: Checkpoint, now_us: int) -> Checkpoint | None:
-        """The checkpoint after `newest`, if the trail still extends it."""
-        with self._sessions() as db:
-            if newest.events and _hash_of(db, newest.last_id) != newest.head_hash:
-                self._stop(f"le journal ne concorde plus avec le point de contrôle n° "
-                           f"{newest.seq} (événement n° {newest.last_id} supprimé ou modifié)")
-                return None
+        """The checkpoint after `newest`, if every event since extends it."""
         prev, count, last_id = newest.head_hash, newest.events, newest.last_id
         for rec in self._records_after(newest.last_id):
             if rec.prev_hash != prev or _recompute(rec, self.chain_key) != rec.hash:
