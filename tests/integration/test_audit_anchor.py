@@ -394,3 +394,30 @@ def test_a_trail_from_before_checkpoints_goes_on_verifying(sqlite_url: str, make
     sql(upgraded, "UPDATE audit_event SET username = 'mallory' WHERE id = 3")
     report = upgraded.checkpoints.verify(sqlite_url)
     assert report.first_bad_id == 3 and "modified" in report.problem
+
+
+# -- the server ------------------------------------------------------------------------------
+
+def test_the_server_anchors_the_events_of_its_run_at_shutdown(tmp_path: Path) -> None:
+    """`guetteur serve` with zero audit configuration (development): the key and the anchor
+    are generated under the data directory with a warning; the events written while it ran
+    (here by a CLI command beside it) are in a checkpoint written when it stops."""
+    from support import ServerProcess
+
+    server = ServerProcess(tmp_path / "var")
+    server.start()
+    try:
+        res = server.cli("user", "add", "chef", "--role", "admin",
+                         stdin="a-long-and-private-passphrase\n")
+        assert res.returncode == 0, res.stderr
+    finally:
+        server.stop()  # SIGTERM: uvicorn stops, then the lifespan's shutdown runs
+    anchor = tmp_path / "var" / "audit-anchor"
+    assert sorted(p.name for p in anchor.iterdir()) == ["000000000001.json",
+                                                        "000000000002.json"]
+    assert json.loads((anchor / "000000000002.json").read_text())["checkpoint"]["events"] >= 1
+    log = server.log.read_text()
+    assert "inside the data directory" in log and "production needs" in log
+    res = server.cli("audit", "verify")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Ancrage : dernier point de contrôle : n° 2" in res.stdout
