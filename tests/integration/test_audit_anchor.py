@@ -189,6 +189,28 @@ def test_a_chain_recomputed_with_the_chain_key_itself_fails_the_checkpoints(
     assert res.returncode == 3 and "chaîne réécrite" in res.stdout
 
 
+def test_a_verifier_with_only_the_public_key(c: Container, clock: FakeClock,
+                                             tmp_path: Path) -> None:
+    """`audit public-key` gives the key to keep apart; `audit verify --public-key` checks the
+    links and the checkpoints without the private key (none is created for it)."""
+    anchored(c, clock, 30, 30)
+    res = cli(c, "audit", "public-key", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout.startswith("-----BEGIN PUBLIC KEY-----")
+    assert c.checkpoints.key.fingerprint() in res.stderr
+    public = tmp_path / "audit-public.pem"
+    public.write_text(res.stdout)
+    c.settings.audit_key_path.rename(tmp_path / "elsewhere.pem")  # the verifier has no key
+
+    res = cli(c, "audit", "verify", "--public-key", str(public), cwd=tmp_path)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "liens seulement" in res.stdout and "n° 3" in res.stdout
+    sql(c, "DELETE FROM audit_event WHERE id > 40")
+    res = cli(c, "audit", "verify", "--public-key", str(public), "--json", cwd=tmp_path)
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "20 événements manquants" in json.loads(res.stdout)["anchor"]["problem"]
+    assert not c.settings.audit_key_path.exists()
+
+
 # -- the anchor files themselves --------------------------------------------------------------
 
 def test_an_altered_or_re_signed_checkpoint_file_is_detected(c: Container,

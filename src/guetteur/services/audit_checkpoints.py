@@ -29,6 +29,7 @@ import logging
 import threading
 from collections.abc import Iterator
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -197,6 +198,8 @@ class Checkpointer:
                 await asyncio.to_thread(self.tick)
             except GuetteurError as exc:  # e.g. the anchor's disk is full: retried next time
                 log.error("audit checkpoint not written: %s", exc.message)
+            except Exception:  # the database unreachable for a moment: retried next time
+                log.exception("audit checkpoint not written; retrying")
 
     def _records_after(self, after_id: int) -> Iterator[AuditRecord]:
         last = after_id
@@ -214,22 +217,32 @@ class Checkpointer:
 
     def verify(self, db_url: str, workers: int = 2) -> VerifyReport:
         """The chain (every hash and link) and the trail against the signed checkpoints."""
-        entries = self.anchor.read_all(self.key.public)
-        checkpoints, sequence_problem = check_sequence(entries)
-        legacy_until = checkpoints[0].legacy_until_id or 0 if checkpoints else 0
-        report = verify(db_url, self._sessions, workers, self.chain_key,
-                        legacy_key=self.legacy_key, legacy_until_id=legacy_until)
-        with self._sessions() as db:
-            events, max_id = _count_after(db, 0)
+        return verify_trail(db_url, self._sessions, self.anchor, self.key.public,
+                            self._clock.now_us(), workers, chain_key=self.chain_key,
+                            legacy_key=self.legacy_key)
 
-            def event_at(event_id: int) -> tuple[str | None, int]:
-                upto = db.scalar(select(func.count()).select_from(AuditEvent)
-                                 .where(AuditEvent.id <= event_id)) or 0
-                return _hash_of(db, event_id), int(upto)
 
-            verdict = judge(checkpoints, sequence_problem, events, max_id, event_at,
-                            self._clock.now_us())
-        return dataclasses.replace(report, anchor=verdict)
+def verify_trail(db_url: str, sessions: sessionmaker[Session], anchor: AnchorDir,
+                 public: Ed25519PublicKey, now_us: int, workers: int = 2, *,
+                 chain_key: bytes | None = None, legacy_key: bytes = b"") -> VerifyReport:
+    """Verify the trail against the checkpoints, which need only the public key. Without
+    `chain_key` (a verifier who holds only the public key) each event's HMAC cannot be
+    recomputed: links, completeness and the signed heads are checked, not each event's
+    content after the newest checkpoint."""
+    checkpoints, sequence_problem = check_sequence(anchor.read_all(public))
+    legacy_until = checkpoints[0].legacy_until_id or 0 if checkpoints else 0
+    report = verify(db_url, sessions, workers, chain_key or b"", legacy_key=legacy_key,
+                    legacy_until_id=legacy_until, hashes=chain_key is not None)
+    with sessions() as db:
+        events, max_id = _count_after(db, 0)
+
+        def event_at(event_id: int) -> tuple[str | None, int]:
+            upto = db.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.id <= event_id)) or 0
+            return _hash_of(db, event_id), int(upto)
+
+        verdict = judge(checkpoints, sequence_problem, events, max_id, event_at, now_us)
+    return dataclasses.replace(report, anchor=verdict)
 
 
 def _count_after(db: Session, after_id: int) -> tuple[int, int]:
