@@ -18,15 +18,18 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from guetteur.adapters.audit_anchor import AnchorDir, AuditKey
 from guetteur.adapters.db.engine import make_engine, migrate, session_factory
 from guetteur.adapters.evidence.signing import EvidenceKey
 from guetteur.adapters.secrets import SecretBox
 from guetteur.adapters.storage.local import LocalStore
 from guetteur.domain.clock import Clock, SystemClock
+from guetteur.domain.errors import GuetteurError
 from guetteur.domain.storage import SpacePolicy
 from guetteur.services.access import AccessGate
 from guetteur.services.accounts import Accounts
 from guetteur.services.audit import AuditLog
+from guetteur.services.audit_checkpoints import Checkpointer
 from guetteur.services.cases import Cases
 from guetteur.services.evidence import EvidenceExports
 from guetteur.services.grants import Grants
@@ -69,6 +72,7 @@ class Container:
     plates: PlateReading
     space: SpaceGuard
     login: LoginGuard
+    checkpoints: Checkpointer
     writer: SegmentWriter | None = None
     writer_task: asyncio.Task[None] | None = None
     status: StatusBoard | None = None
@@ -127,6 +131,8 @@ class Container:
         if purge:
             self._tasks.append(asyncio.create_task(self.purger.run(s.purge_interval_s),
                                                    name="retention-purge"))
+        self._tasks.append(asyncio.create_task(self.checkpoints.run(), name="audit-checkpoints"))
+        _warn_if_inside_data_dir(s)
 
     async def stop(self) -> None:
         stage = _StageTimer("shutdown")
@@ -152,6 +158,11 @@ class Container:
         if self.status is not None:
             await asyncio.to_thread(self.status.flush, True)
             stage.done("status")
+        try:  # the events of this run, anchored before the process ends
+            await asyncio.to_thread(self.checkpoints.tick, final=True)
+        except GuetteurError as exc:
+            log.error("audit checkpoint not written at shutdown: %s", exc.message)
+        stage.done("audit checkpoint")
 
     def close(self) -> None:
         self.plates.close()
@@ -182,7 +193,14 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
     sessions = session_factory(engine)
     store = LocalStore(settings.segments_dir)
     box = SecretBox(settings.secret_key or _dev_key(settings))
-    audit = AuditLog(sessions, clock, box.derive(b"audit-chain"))
+    anchor = AnchorDir(settings.audit_anchor_path)
+    audit_key = _audit_key(settings, anchor)
+    checkpoints = Checkpointer(sessions, clock, audit_key, anchor,
+                               legacy_key=box.derive(b"audit-chain"),
+                               interval_s=settings.audit_checkpoint_interval_s,
+                               every_events=settings.audit_checkpoint_events)
+    checkpoints.initialise()  # checkpoint #1 before the first event chained with this key
+    audit = AuditLog(sessions, clock, checkpoints.chain_key)
     registry = CameraRegistry(sessions, box, clock, audit)
     index = SegmentIndex(sessions)
     throttle = LoginThrottle(sessions, clock)  # in the database: shared by every web node
@@ -214,7 +232,37 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
                          settings.disk_min_free_minutes, settings.disk_reserve_bytes),
                          settings.data_dir.resolve(), settings.node_name,
                          settings.disk_check_interval_s),
-                     login=LoginGuard(accounts, throttle, audit))
+                     login=LoginGuard(accounts, throttle, audit),
+                     checkpoints=checkpoints)
+
+
+def _audit_key(settings: Settings, anchor: AnchorDir) -> AuditKey:
+    """The audit key: loaded, or generated when there is none and nothing was signed yet."""
+    from guetteur.domain.errors import StorageError
+
+    path = settings.audit_key_path
+    if path.exists():
+        return AuditKey.load(path)
+    if anchor.numbers():
+        raise StorageError(
+            f"La clé d'audit {path} est absente alors que le dossier d'ancrage "
+            f"{anchor.path} contient des points de contrôle signés : remettez la clé d'origine "
+            "(sauvegarde) ou renseignez GUETTEUR_AUDIT_KEY_FILE. Une nouvelle clé rendrait le "
+            "journal invérifiable.")
+    key = AuditKey.create(path)
+    log.warning("audit key generated at %s (fingerprint %s)", path, key.fingerprint())
+    _warn_if_inside_data_dir(settings)
+    return key
+
+
+def _warn_if_inside_data_dir(settings: Settings) -> None:
+    data = settings.data_dir.resolve()
+    inside = [str(p) for p in (settings.audit_key_path, settings.audit_anchor_path)
+              if data in p.parents]
+    if inside:
+        log.warning("%s inside the data directory: fine for development, but whoever holds "
+                    "%s could rewrite the audit trail; production needs GUETTEUR_AUDIT_KEY_FILE "
+                    "and GUETTEUR_AUDIT_ANCHOR_DIR elsewhere", " and ".join(inside), data)
 
 
 def _dev_key(settings: Settings) -> str:
@@ -233,8 +281,6 @@ def _dev_key(settings: Settings) -> str:
 def check_production(c: Container) -> None:
     """Refuse to serve in production mode without a named, non-placeholder administrator
     (the secret key is already checked by the settings)."""
-    from guetteur.domain.errors import GuetteurError
-
     if c.settings.mode != "production":
         return
     admins = [u for u in c.accounts.list() if u.role == "admin" and u.enabled]

@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from guetteur.cli_admin import audit_app, camera_app, grant_app, partner_app, user_app
+from guetteur.cli_admin import camera_app, grant_app, partner_app, user_app
+from guetteur.cli_audit import audit_app
 from guetteur.cli_cases import case_app, export_app, hold_app, register_app
 from guetteur.cli_common import ConfigOpt, JsonOpt, container, handled, out, setup_logging
 from guetteur.cli_plates import plates_app

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from datetime import date
 from typing import Annotated, Any
@@ -19,7 +18,6 @@ camera_app = typer.Typer(help="Caméras : ajouter, lister, modifier, supprimer."
 partner_app = typer.Typer(help="Bailleurs partenaires.", no_args_is_help=True)
 user_app = typer.Typer(help="Comptes utilisateurs.", no_args_is_help=True)
 grant_app = typer.Typer(help="Droits d'accès aux images.", no_args_is_help=True)
-audit_app = typer.Typer(help="Journal d'audit.", no_args_is_help=True)
 
 UrlOpt = Annotated[str | None, typer.Option("--url", help="URL RTSP du flux principal")]
 SubOpt = Annotated[str | None, typer.Option("--sub-url", help="URL RTSP du flux secondaire")]
@@ -333,49 +331,3 @@ def grant_revoke(grant_id: int, config: ConfigOpt = None) -> None:
     grant = c.grants.revoke(grant_id, "cli")
     _audit(c, "grant_revoke", after=grant.public())
     typer.echo(f"droit {grant_id} révoqué")
-
-
-@audit_app.command("verify")
-@handled
-def audit_verify(config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
-    """Vérifie la chaîne du journal : nomme le premier événement modifié, supprimé, inséré ou
-    déplacé."""
-    from guetteur.services.audit import verify
-
-    c = container(config)
-    report = verify(c.settings.db_url, c.sessions, key=c.audit.key)
-    if as_json:
-        out({"ok": report.ok, "events": report.events, "first_bad_id": report.first_bad_id,
-             "problem": report.problem, "seconds": round(report.seconds, 3)})
-    elif report.ok:
-        typer.echo(f"OK : {report.events} événements vérifiés en {report.seconds:.2f} s")
-    else:
-        typer.secho(f"ALTÉRATION : premier événement en cause n° {report.first_bad_id} "
-                    f"({report.problem})", fg="red")
-    if not report.ok:
-        raise typer.Exit(3)
-
-
-@audit_app.command("export")
-@handled
-def audit_export(from_: Annotated[str | None, typer.Option("--from")] = None,
-                 to: Annotated[str | None, typer.Option("--to")] = None,
-                 fmt: Annotated[str, typer.Option("--format", help="csv")] = "csv",
-                 output: Annotated[str | None, typer.Option("--output", "-o")] = None,
-                 config: ConfigOpt = None) -> None:
-    """Registre des accès au format CSV (sur la sortie standard ou dans un fichier)."""
-    from guetteur.domain.timeutil import parse_instant
-    from guetteur.services.audit import to_csv
-
-    if fmt != "csv":
-        raise ValueError("seul le format csv est disponible")
-    c = container(config)
-    start = parse_instant(from_, "from") if from_ else None
-    end = parse_instant(to, "to") if to else None
-    c.audit.append("audit_export", username="cli", client_addr="cli",
-                   range_from_utc_us=start, range_to_utc_us=end)
-    with contextlib.ExitStack() as stack:
-        stream = (stack.enter_context(open(output, "w", encoding="utf-8", newline=""))
-                  if output else sys.stdout)
-        for chunk in to_csv(c.audit.iter_events(start, end)):
-            stream.write(chunk)

@@ -2,7 +2,9 @@
 an optional env file (`--config`, `$GUETTEUR_CONFIG`, or `./var/guetteur.env` when present).
 
 Cameras, users and holds are database rows, not settings. In `production` mode the process
-refuses to start with a missing or placeholder secret key.
+refuses to start with a missing or placeholder secret key, or with the audit key or the audit
+anchor directory inside the data directory (whoever holds that directory could then rewrite
+the audit trail and its checkpoints).
 """
 
 from __future__ import annotations
@@ -85,6 +87,18 @@ class Settings(BaseSettings):
         5.0, gt=0, description="seconds between two checks of the storage's free space")
     max_plates_s: int = Field(
         7 * 24 * 3600, gt=0, description="longest time range one plate analysis may cover")
+    audit_key_file: Path | None = Field(
+        None, description="Ed25519 key (PEM) that signs the audit checkpoints and keys the audit"
+                          " chain; generated if absent; empty: DATA_DIR/keys/audit-ed25519.pem"
+                          " (development only: production needs it outside DATA_DIR)")
+    audit_anchor_dir: Path | None = Field(
+        None, description="where the signed audit checkpoints are written, one file each, never"
+                          " rewritten (make it append-only, outside DATA_DIR, backed up apart);"
+                          " empty: DATA_DIR/audit-anchor (development only)")
+    audit_checkpoint_interval_s: float = Field(
+        300.0, gt=0, description="longest time new audit events wait for a signed checkpoint")
+    audit_checkpoint_events: int = Field(
+        100, ge=1, description="a signed checkpoint at least every this many audit events")
 
     @field_validator("database_url")
     @classmethod
@@ -99,6 +113,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 "GUETTEUR_SECRET_KEY is missing or a placeholder: in production set it to a "
                 "random string of at least 32 characters (e.g. `openssl rand -base64 48`)")
+        if self.mode == "production":
+            data = self.data_dir.resolve()
+            for name, path in (("GUETTEUR_AUDIT_KEY_FILE", self.audit_key_path),
+                               ("GUETTEUR_AUDIT_ANCHOR_DIR", self.audit_anchor_path)):
+                if path == data or data in path.parents:
+                    raise ValueError(
+                        f"{name} ({path}) est dans le dossier de données {data} : en production, "
+                        "quiconque détient ce dossier pourrait réécrire le journal d'audit et "
+                        "ses points de contrôle. Placez la clé d'audit et le dossier d'ancrage "
+                        "ailleurs (par ex. GUETTEUR_AUDIT_KEY_FILE=/etc/guetteur/audit-ed25519"
+                        ".pem, GUETTEUR_AUDIT_ANCHOR_DIR=/var/lib/guetteur-ancrage), lisibles "
+                        "par le service seul.")
         return self
 
     @property
@@ -122,6 +148,14 @@ class Settings(BaseSettings):
     @property
     def evidence_key_path(self) -> Path:
         return (self.data_dir / "keys" / "evidence-ed25519.pem").resolve()
+
+    @property
+    def audit_key_path(self) -> Path:
+        return (self.audit_key_file or self.data_dir / "keys" / "audit-ed25519.pem").resolve()
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        return (self.audit_anchor_dir or self.data_dir / "audit-anchor").resolve()
 
     @property
     def segments_dir(self) -> Path:

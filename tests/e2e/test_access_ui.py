@@ -327,6 +327,8 @@ def test_admin_creates_account_and_grant_auditor_sees_operator_live_view(
     auditor.wait_for_function("() => document.querySelector('#verify-result').dataset.ok")
     assert auditor.get_attribute("#verify-result", "data-ok") == "true"
     assert "Journal intègre" in auditor.inner_text("#verify-result")
+    # and says how old the newest signed checkpoint is (events since are not yet anchored)
+    assert "Dernier point de contrôle : n° " in auditor.inner_text("#verify-anchor")
     auditor.fill("#f-from", "2020-01-01T00:00")
     auditor.dispatch_event("#f-from", "change")
     assert auditor.get_attribute("#csv-link", "href") == "/api/audit.csv?from=2020-01-01T00%3A00"

@@ -260,9 +260,10 @@ from pathlib import Path
 from guetteur.bootstrap import build
 from guetteur.settings import Settings
 
-url, data_dir, count, ready, go, span = sys.argv[1:7]
+url, data_dir, count, ready, go, span, key_file, anchor_dir = sys.argv[1:9]
 c = build(Settings(_env_file=None, database_url=url, data_dir=data_dir,
-                   secret_key="test-secret-key-0123456789-abcdefghij"))
+                   secret_key="test-secret-key-0123456789-abcdefghij",
+                   audit_key_file=key_file, audit_anchor_dir=anchor_dir))
 Path(ready).touch()
 while not Path(go).exists():
     time.sleep(0.005)
@@ -280,7 +281,8 @@ def test_threads_and_another_process_append_without_forking_the_chain(
     ready, go, span = tmp_path / "ready", tmp_path / "go", tmp_path / "span"
     proc = subprocess.Popen(
         [sys.executable, "-c", WRITER, c.settings.db_url, str(tmp_path / "proc"),
-         str(from_process), str(ready), str(go), str(span)],
+         str(from_process), str(ready), str(go), str(span),
+         str(c.settings.audit_key_path), str(c.settings.audit_anchor_path)],
         env={**os.environ, "PYTHONPATH": str(REPO / "src")}, stderr=subprocess.PIPE, text=True)
     errors: list[BaseException] = []
 

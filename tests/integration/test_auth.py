@@ -10,6 +10,7 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -286,16 +287,23 @@ def _cookie_flags(c: Any) -> set[str]:
     return flags
 
 
-def test_the_cookie_is_secure_in_production_without_being_asked(sqlite_url: str,
-                                                                make_container: Any) -> None:
-    c = make_container(sqlite_url, mode="production", secret_key="k" * 40)
+def _outside_data_dir(tmp_path: Path) -> dict[str, Path]:
+    """Production keeps the audit key and its anchor out of the data directory."""
+    return {"audit_key_file": tmp_path / "etc" / "audit.pem",
+            "audit_anchor_dir": tmp_path / "ancrage"}
+
+
+def test_the_cookie_is_secure_in_production_without_being_asked(
+        sqlite_url: str, make_container: Any, tmp_path: Path) -> None:
+    c = make_container(sqlite_url, mode="production", secret_key="k" * 40,
+                       **_outside_data_dir(tmp_path))
     assert {"secure", "httponly", "samesite=strict"} <= _cookie_flags(c)
 
 
 def test_a_plain_http_lab_opts_out_of_the_secure_cookie_explicitly(
-        sqlite_url: str, make_container: Any) -> None:
+        sqlite_url: str, make_container: Any, tmp_path: Path) -> None:
     c = make_container(sqlite_url, mode="production", secret_key="k" * 40,
-                       lab_plain_http=True)
+                       lab_plain_http=True, **_outside_data_dir(tmp_path))
     assert "secure" not in _cookie_flags(c)
 
 

@@ -64,9 +64,36 @@ def test_production_refuses_a_short_secret() -> None:
                  secret_key=GOOD_SECRET[:31])
 
 
-def test_production_accepts_a_long_random_secret() -> None:
-    s = Settings(_env_file=None, mode="production", secret_key=GOOD_SECRET)  # type: ignore[call-arg]
+def test_production_accepts_a_long_random_secret(tmp_path: Path) -> None:
+    s = Settings(_env_file=None, mode="production", secret_key=GOOD_SECRET,  # type: ignore[call-arg]
+                 data_dir=tmp_path / "var", audit_key_file=tmp_path / "etc" / "audit.pem",
+                 audit_anchor_dir=tmp_path / "anchor")
     assert s.mode == "production"
+
+
+@pytest.mark.parametrize("inside", ["default", "key-inside", "anchor-inside", "anchor-is-data"])
+def test_production_refuses_the_audit_key_or_anchor_inside_the_data_dir(
+        tmp_path: Path, inside: str) -> None:
+    """Whoever holds the data directory must not hold what signs and keys the audit trail."""
+    data = tmp_path / "var"
+    paths = {"audit_key_file": tmp_path / "etc" / "audit.pem",
+             "audit_anchor_dir": tmp_path / "anchor"}
+    if inside == "default":
+        paths = {}
+    elif inside == "key-inside":
+        paths["audit_key_file"] = data / "secrets" / "audit.pem"
+    elif inside == "anchor-inside":
+        paths["audit_anchor_dir"] = data / ".." / "var" / "ancrage"  # resolved, still inside
+    else:
+        paths["audit_anchor_dir"] = data
+    name = ("GUETTEUR_AUDIT_ANCHOR_DIR" if inside.startswith("anchor")
+            else "GUETTEUR_AUDIT_KEY_FILE")
+    with pytest.raises(ValidationError, match=f"{name} .* est dans le dossier de données"):
+        Settings(_env_file=None, mode="production", secret_key=GOOD_SECRET,  # type: ignore[call-arg]
+                 data_dir=data, **paths)
+    # development keeps working with everything under DATA_DIR (the demo's single command)
+    dev = Settings(_env_file=None, data_dir=data, **paths)  # type: ignore[call-arg]
+    assert dev.audit_key_path.is_relative_to(tmp_path)
 
 
 def test_development_tolerates_an_empty_secret() -> None:
@@ -112,9 +139,12 @@ def test_a_misspelt_guetteur_variable_is_refused() -> None:
                        "GUETTEUR_SIM_CACHE_DIR": "z", "GUETTEUR_CONFIG": "c"})
 
 
-def test_cookies_are_secure_in_production_unless_a_lab_opts_out() -> None:
+def test_cookies_are_secure_in_production_unless_a_lab_opts_out(tmp_path: Path) -> None:
+    outside = {"audit_key_file": tmp_path / "etc" / "audit.pem",
+               "audit_anchor_dir": tmp_path / "anchor"}
+
     def secure(**values: object) -> bool:
-        return Settings(_env_file=None, **values).cookie_secure  # type: ignore[call-arg]
+        return Settings(_env_file=None, **outside, **values).cookie_secure  # type: ignore[call-arg]
 
     assert not secure()
     assert secure(secure_cookies=True)

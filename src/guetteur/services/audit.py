@@ -8,7 +8,10 @@ event: no event is written per fragment.
 
 `verify` re-computes every hash and link; over a large trail it splits the id range between
 worker processes that each read their own slice from the database, then checks the links at
-the slice boundaries.
+the slice boundaries. Events up to `legacy_until_id` (a trail older than the signed
+checkpoints) were chained with `legacy_key`, later ones with `key`. Comparing the trail with
+the signed checkpoints (what shows deleted newest events and a recomputed chain) is
+`services/audit_checkpoints.py`; its verdict travels in `VerifyReport.anchor`.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from guetteur.adapters.db.models import AuditEvent
 from guetteur.domain.audit import GENESIS, canonical_detail, event_hash
+from guetteur.domain.audit_anchor import AnchorVerdict, age_text, summary
 from guetteur.domain.clock import Clock
 from guetteur.domain.timeutil import iso_paris, iso_utc
 
@@ -40,7 +44,7 @@ class AuditLog:
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, key: bytes = b"") -> None:
         self._sessions = sessions
         self._clock = clock
-        self.key = key  # HMAC key of the chain (from the secret key; never stored in the db)
+        self.key = key  # HMAC key of the chain (from the audit key; never stored in the db)
         self._lock = threading.Lock()
         self._last_hash: str | None = None  # a guess: another process may have appended
 
@@ -153,14 +157,33 @@ class VerifyReport:
     first_bad_id: int | None
     problem: str
     seconds: float
+    anchor: AnchorVerdict | None = None  # the trail against the signed checkpoints
 
     @property
     def ok(self) -> bool:
-        return self.first_bad_id is None
+        return self.first_bad_id is None and (self.anchor is None or self.anchor.ok)
+
+    def public(self) -> dict[str, Any]:
+        """What the CLI's --json and the API return."""
+        data: dict[str, Any] = {"ok": self.ok, "events": self.events,
+                                "first_bad_id": self.first_bad_id, "problem": self.problem,
+                                "seconds": round(self.seconds, 3)}
+        if self.anchor is not None:
+            a, cp = self.anchor, self.anchor.newest
+            data["anchor"] = {
+                "ok": a.ok, "problem": a.problem, "summary": summary(a),
+                "unanchored_events": a.unanchored_events,
+                "newest": None if cp is None else {
+                    "seq": cp.seq, "at_utc": iso_utc(cp.at_utc_us),
+                    "at_paris": iso_paris(cp.at_utc_us), "events": cp.events,
+                    "last_id": cp.last_id, "age_s": round(a.age_s or 0.0, 1),
+                    "age": age_text(a.age_s or 0.0)}}
+        return data
 
 
-def _verify_slice(db_url: str, id_from: int, id_to: int,
-                  key: bytes = b"") -> tuple[int, int | None, str, str | None, str | None]:
+def _verify_slice(db_url: str, id_from: int, id_to: int, key: bytes = b"",
+                  legacy_key: bytes = b"", legacy_until_id: int = 0, hashes: bool = True,
+                  ) -> tuple[int, int | None, str, str | None, str | None]:
     """(count, first bad id, problem, prev_hash of the first event, hash of the last)."""
     from sqlalchemy import text
 
@@ -186,8 +209,9 @@ def _verify_slice(db_url: str, id_from: int, id_to: int,
                 elif prev != expected_prev:
                     return (count, rid, "previous-hash link broken (event deleted, inserted "
                             "or moved)", first_prev, None)
-                if event_hash(prev, at, uid, uname, action, cam, rfrom, rto, addr, detail,
-                              reason, key=key) != digest:
+                used = legacy_key if rid <= legacy_until_id else key
+                if hashes and event_hash(prev, at, uid, uname, action, cam, rfrom, rto, addr,
+                                         detail, reason, key=used) != digest:
                     return count, rid, "content does not match its hash (event modified)", \
                         first_prev, None
                 expected_prev = digest
@@ -198,8 +222,10 @@ def _verify_slice(db_url: str, id_from: int, id_to: int,
 
 
 def verify(db_url: str, sessions: sessionmaker[Session], workers: int = 2,
-           key: bytes = b"") -> VerifyReport:
-    """Check the whole chain with the chain's HMAC key; names the first bad event."""
+           key: bytes = b"", *, legacy_key: bytes = b"", legacy_until_id: int = 0,
+           hashes: bool = True) -> VerifyReport:
+    """Check the whole chain with the chain's HMAC key; names the first bad event.
+    `hashes=False`: the links only (a verifier without the key)."""
     started = time.monotonic()
     with sessions() as db:
         lo, hi, total = db.execute(select(func.min(AuditEvent.id), func.max(AuditEvent.id),
@@ -210,12 +236,14 @@ def verify(db_url: str, sessions: sessionmaker[Session], workers: int = 2,
     step = (hi - lo) // slices + 1
     bounds = [(lo + i * step, min(hi + 1, lo + (i + 1) * step)) for i in range(slices)]
     if slices == 1:
-        results = [_verify_slice(db_url, *bounds[0], key)]
+        results = [_verify_slice(db_url, *bounds[0], key, legacy_key, legacy_until_id,
+                                 hashes)]
     else:
         with ProcessPoolExecutor(slices) as pool:
             results = list(pool.map(_verify_slice, [db_url] * slices,
                                     [b[0] for b in bounds], [b[1] for b in bounds],
-                                    [key] * slices))
+                                    [key] * slices, [legacy_key] * slices,
+                                    [legacy_until_id] * slices, [hashes] * slices))
     checked = 0
     prev_last = GENESIS
     for (count, bad, problem, first_prev, last_hash), (id_from, _) in zip(results, bounds,
@@ -230,7 +258,8 @@ def verify(db_url: str, sessions: sessionmaker[Session], workers: int = 2,
         checked += count
         if count:
             prev_last = last_hash or prev_last
-    return VerifyReport(checked, None, "ok", time.monotonic() - started)
+    return VerifyReport(checked, None, "ok" if hashes else "ok (links only, no chain key)",
+                        time.monotonic() - started)
 
 
 def _first_id_from(sessions: sessionmaker[Session], id_from: int) -> int | None:

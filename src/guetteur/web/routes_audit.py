@@ -1,5 +1,6 @@
 """The audit trail for auditors (and supervisors with the audit grant): search, CSV register,
-chain verification. Reading the trail is itself audited (`audit_read`, `audit_export`)."""
+chain verification (with the signed checkpoints and the newest one's age). Reading the trail
+is itself audited (`audit_read`, `audit_export`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from guetteur.bootstrap import Container
 from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import parse_instant
-from guetteur.services.audit import to_csv, verify
+from guetteur.services.audit import to_csv
 from guetteur.web.deps import container
 from guetteur.web.session import client_addr, csrf_protect, principal
 
@@ -68,6 +69,5 @@ async def export_csv(request: Request, c: Dep, who: Who,
 @router.post("/verify")
 async def verify_chain(c: Dep, who: Who) -> dict[str, Any]:
     await asyncio.to_thread(c.gate.authorize, who, "audit")
-    report = await asyncio.to_thread(verify, c.settings.db_url, c.sessions, 2, c.audit.key)
-    return {"ok": report.ok, "events": report.events, "first_bad_id": report.first_bad_id,
-            "problem": report.problem, "seconds": round(report.seconds, 3)}
+    report = await asyncio.to_thread(c.checkpoints.verify, c.settings.db_url, 2)
+    return report.public()

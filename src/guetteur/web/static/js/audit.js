@@ -3,7 +3,8 @@
  *
  * Filters (user, camera, Paris period, « consultations et extractions seulement ») -> GET
  * /api/audit?username=&camera_id=&from=&to=&views_only=&limit=&offset=, newest first, one page
- * at a time. « Vérifier l'intégrité du journal » -> POST /api/audit/verify (the hash chain);
+ * at a time. « Vérifier l'intégrité du journal » -> POST /api/audit/verify (the hash chain and
+ * the signed checkpoints: what is missing or rewritten, the newest checkpoint's age);
  * « Exporter le registre (CSV) » -> GET /api/audit.csv?from=&to= (the period of the filters).
  *
  * Pages are pinned: reading the trail appends to it (audit_read), newest first, so the later
@@ -252,13 +253,25 @@
       const r = await G.sendJson('/api/audit/verify', 'POST');
       const figures = `${G.formatInt(r.events)} événement${r.events > 1 ? 's' : ''} vérifié${r.events > 1 ? 's' : ''} en ${r.seconds.toLocaleString('fr-FR', { maximumFractionDigits: 3 })} s`;
       out.replaceChildren();
+      const anchor = r.anchor || null;
       if (r.ok) {
         out.dataset.level = 'ok';
         out.append(G.el('strong', {}, 'Journal intègre. '), `${figures} : aucun événement modifié, supprimé, inséré ni déplacé.`);
       } else {
         out.dataset.level = 'error';
-        out.append(G.el('strong', {}, 'Altération détectée. '),
-          `Premier événement en cause : n° ${r.first_bad_id} (${PROBLEMS[r.problem] || r.problem}). ${figures}.`);
+        out.append(G.el('strong', {}, 'Altération détectée. '));
+        if (r.first_bad_id !== null) {
+          out.append(`Premier événement en cause : n° ${r.first_bad_id} (${PROBLEMS[r.problem] || r.problem}). `);
+        }
+        if (anchor && anchor.problem) {
+          out.append(G.el('span', { class: 'verify-anchor-problem' }, `Points de contrôle signés : ${anchor.problem}. `));
+        }
+        out.append(`${figures}.`);
+      }
+      if (anchor) {
+        // how old the newest signed checkpoint is: events written since are not yet protected
+        out.append(G.el('div', { class: 'verify-anchor', id: 'verify-anchor' },
+          `${anchor.summary.charAt(0).toUpperCase()}${anchor.summary.slice(1)}.`));
       }
       out.dataset.ok = r.ok ? 'true' : 'false';
     } catch (err) {
