@@ -394,7 +394,7 @@ def test_check_reports_and_repairs_what_it_safely_can(c: Container, fmp4: bytes)
     assert f"{missing.storage_key}: row deleted (file missing), gap recorded" in done
     assert f"{c.store.key_of(orphan)}: indexed (3.00 s recovered)" in done
     assert f"{c.store.key_of(cut_orphan)}: incomplete last fragment cut" in done
-    assert f"{c.store.key_of(junk)}: no complete fragment, file deleted" in done
+    assert f"{c.store.key_of(junk)}: no init segment, file deleted" in done
     assert flipped.storage_key not in done and resized.storage_key not in done
 
     # the missing file's row is gone and its hole is a gap with a reason
