@@ -72,6 +72,7 @@ def baseline_preparation_s(cameras: int, cache: Path) -> float:
     started = time.monotonic()
     specs = plan_vehicles(120, 10.0, seed=2026, char_height_px=(28.0, 40.0),
                           blur_sigma_px=(0.0, 0.8), contrast=(1.0,))
+    cache.mkdir(parents=True, exist_ok=True)
     street = cache / "street-120.h264"
     render_video(street, 120, vehicles=specs, seed=2026, preset="veryfast")
     clips.ensure_source_clips(street, cache, "veryfast")
