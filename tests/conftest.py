@@ -1,5 +1,10 @@
 """Shared fixtures.
 
+- `cheap_password_hashing` (autouse, session): in this process, argon2id with the lowest
+  cost (1 pass, 8 MiB) instead of RFC 9106's (3 passes, 64 MiB; ~0.18 s a hash here), so the
+  hundreds of accounts the tests create and log in do not cost minutes. Hashes keep their
+  parameters, so the code paths are the same; servers started as child processes keep the
+  production cost.
 - `db_url`: a fresh database per test, on SQLite and (for tests that use `any_db_url`) on
   PostgreSQL at 127.0.0.1:5432 too: the same tests run on both.
 - `verify_cleanup` (autouse): a test that leaves a child process or a thread behind fails,
@@ -59,6 +64,19 @@ def _started_by_test(me: psutil.Process, before: set[int]) -> list[psutil.Proces
         except psutil.Error:
             continue
     return result
+
+
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    from argon2 import PasswordHasher
+
+    from guetteur.services import accounts
+
+    saved = accounts._HASHER, accounts._DUMMY_HASH
+    accounts._HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    accounts._DUMMY_HASH = accounts._HASHER.hash("timing-equaliser")
+    yield
+    accounts._HASHER, accounts._DUMMY_HASH = saved
 
 
 @pytest.fixture(autouse=True)
