@@ -41,7 +41,7 @@ from guetteur.domain.timeutil import PARIS, from_us, parse_instant
 from guetteur.services.hls import playlist
 from guetteur.services.open_segments import at_json
 from guetteur.web.deps import container
-from guetteur.web.media_file import MediaFile, open_media
+from guetteur.web.media_file import MediaFile, OpenedMedia, open_media
 from guetteur.web.session import client_addr, principal, ws_principal
 
 log = logging.getLogger(__name__)
@@ -126,18 +126,31 @@ async def segment_media(segment_id: int, request: Request, c: Dep, who: Who,
         "Fichier du segment introuvable (voir `guetteur check`).")
     if opened is not None and opened.plan.status == 416:
         gone = RangeNotSatisfiable("Plage d'octets hors du fichier.", opened.size_bytes)
-    covered_by, why_not = c.gate.playback_cover(pt, who, seg.camera_id, seg.stream,
-                                                seg.start_utc_us, seg.end_utc_us, reason)
     detail: dict[str, object] = {"segment_id": segment_id, "method": request.method,
                                  "bytes": opened.plan.describe() if opened else None}
+    return await playback_bytes(c, who, request, opened, gone, seg.camera_id, seg.stream,
+                                seg.start_utc_us, seg.end_utc_us, reason, pt, detail,
+                                "private, max-age=3600")
+
+
+async def playback_bytes(c: Container, who: Principal, request: Request,
+                         opened: OpenedMedia | None, gone: GuetteurError | None,
+                         camera_id: int, stream: str, start_utc_us: int, end_utc_us: int,
+                         reason: str | None, pt: str | None, detail: dict[str, object],
+                         cache_control: str) -> MediaFile:
+    """The planned bytes of a recorded file, after the full decision: covered by the
+    playlist's event when `pt` is valid for this file, else audited on its own (with why no
+    token was taken); `gone` is the error the request ends with although the right may hold."""
+    covered_by, why_not = c.gate.playback_cover(pt, who, camera_id, stream, start_utc_us,
+                                                end_utc_us, reason)
     if covered_by is None:
         detail["token"] = why_not
-    await asyncio.to_thread(c.gate.authorize_media, who, "playback", seg.camera_id,
-                            range_from_utc_us=seg.start_utc_us, range_to_utc_us=seg.end_utc_us,
-                            client_addr=addr, reason=reason, detail=detail, unavailable=gone,
-                            covered_by=covered_by)
+    await asyncio.to_thread(c.gate.authorize_media, who, "playback", camera_id,
+                            range_from_utc_us=start_utc_us, range_to_utc_us=end_utc_us,
+                            client_addr=client_addr(request), reason=reason, detail=detail,
+                            unavailable=gone, covered_by=covered_by)
     assert opened is not None
-    return MediaFile(opened, "video/mp4", headers={"Cache-Control": "private, max-age=3600"})
+    return MediaFile(opened, "video/mp4", headers={"Cache-Control": cache_control})
 
 
 # HEAD through the very same handler (and gate); kept out of the OpenAPI schema, where a

@@ -20,8 +20,16 @@ from fastapi import APIRouter, Request
 
 from guetteur.domain.errors import GuetteurError, InvalidInput, RangeNotSatisfiable
 from guetteur.web.byte_ranges import plan
-from guetteur.web.media_file import MediaFile, OpenedMedia
-from guetteur.web.routes_media import Dep, Reason, Token, Who, _stream, media_route
+from guetteur.web.media_file import OpenedMedia
+from guetteur.web.routes_media import (
+    Dep,
+    Reason,
+    Token,
+    Who,
+    _stream,
+    media_route,
+    playback_bytes,
+)
 from guetteur.web.session import client_addr
 
 router = APIRouter(prefix="/api", tags=["media"])  # GET and HEAD only: no CSRF surface
@@ -58,17 +66,10 @@ async def recording_media(camera_id: int, file_name: str, request: Request, c: D
     gone = (RangeNotSatisfiable("Ces octets ne sont pas encore enregistrés : rechargez la "
                                 "liste de lecture.", found.size_bytes)
             if wanted.status == 416 else None)
-    covered_by, why_not = c.gate.playback_cover(pt, who, camera_id, stream,
-                                                found.start_utc_us, found.end_utc_us, reason)
     detail["bytes"] = wanted.describe()
-    if covered_by is None:
-        detail["token"] = why_not
-    await asyncio.to_thread(c.gate.authorize_media, who, "playback", camera_id,
-                            range_from_utc_us=found.start_utc_us,
-                            range_to_utc_us=found.end_utc_us, client_addr=addr,
-                            reason=reason, detail=detail, unavailable=gone,
-                            covered_by=covered_by)
-    return MediaFile(opened, "video/mp4", headers={"Cache-Control": "no-store"})
+    return await playback_bytes(c, who, request, opened, gone, camera_id, stream,
+                                found.start_utc_us, found.end_utc_us, reason, pt, detail,
+                                "no-store")
 
 
 def _mtime(path: Path) -> float:
