@@ -134,6 +134,52 @@ class Segment(Base):
         Integer, default=0, comment="wall clock minus media clock at the segment's end")
     recovered: Mapped[bool] = mapped_column(
         Boolean, default=False, comment="indexed after a crash from a file cut mid-write")
+    store: Mapped[str] = mapped_column(
+        String(8), default="local", server_default="local",
+        comment="where the bytes are: local (the node's disk) or s3 (the object store)")
+    epoch: Mapped[int | None] = mapped_column(
+        BigInteger, comment="lease epoch of the recorder that wrote it (fencing); NULL: single "
+                            "node, no lease")
+
+
+class ClusterNode(Base):
+    """A Guetteur process of a cluster (decision 0011): what it runs and that it is alive.
+    Written by the node itself every few seconds; read by the other nodes and the UI."""
+
+    __tablename__ = "cluster_node"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    roles: Mapped[str] = mapped_column(String(64), comment="comma-separated: recorder,web,worker")
+    version: Mapped[str] = mapped_column(String(32))
+    internal_url: Mapped[str | None] = mapped_column(
+        Text, comment="where other nodes reach it (live relay, open segment); NULL: nowhere")
+    started_utc_us: Mapped[int] = mapped_column(BigInteger)
+    heartbeat_utc_us: Mapped[int] = mapped_column(BigInteger)
+    draining: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false(),
+        comment="asked to give its cameras away (maintenance): takes no lease")
+    stats: Mapped[str] = mapped_column(
+        Text, default="{}", comment="JSON: cpu, cameras held, upload spool, store errors...")
+
+
+class CameraLease(Base):
+    """Which recorder node records a camera stream (decision 0011). `epoch` grows at every
+    grant and every segment row carries the epoch it was written under: a node that lost
+    the lease (paused, partitioned) cannot index anything any more (fencing)."""
+
+    __tablename__ = "camera_lease"
+    camera_id: Mapped[int] = mapped_column(
+        ForeignKey("camera.id", ondelete="CASCADE"), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(8), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(
+        String(64), comment="node holding it; NULL: released, free to take")
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    granted_utc_us: Mapped[int] = mapped_column(BigInteger)
+    expires_utc_us: Mapped[int] = mapped_column(BigInteger, comment="renewed every few seconds")
+    released_reason: Mapped[str | None] = mapped_column(
+        String(32), comment="why the last owner let it go: node_drained|rebalance|stopped")
+    last_end_utc_us: Mapped[int | None] = mapped_column(
+        BigInteger, comment="end of the last segment indexed under this lease: where the next "
+                            "owner's gap starts")
 
 
 class RecordingGap(Base):
