@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(
         "", description="comma-separated addresses of reverse proxies whose X-Forwarded-For is "
                         "believed; empty: none (the client address is the TCP peer's)")
+    metrics_allow: str = Field(
+        "127.0.0.1/32,::1/128",
+        description="comma-separated networks (CIDR) whose clients may read GET /metrics "
+                    "without a token; empty: none")
+    metrics_token: str = Field(
+        "", description="bearer token that opens GET /metrics from any address "
+                        "(`Authorization: Bearer …`); empty: only METRICS_ALLOW")
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary")
     max_clip_s: int = Field(6 * 3600, gt=0, description="longest clip a download may cover")
     max_export_s: int = Field(
