@@ -216,7 +216,7 @@ def test_nodes_page_shows_an_unreachable_node_in_red(
     row1 = page.split('data-node="rec-1"')[1].split("</tr>")[0]
     row2 = page.split('data-node="rec-2"')[1].split("</tr>")[0]
     assert 'data-reachable="yes"' in row1 and "injoignable" not in row1
-    assert "150" in row1 and "38 %" in row1 and "3.0 Mio" in row1
+    assert "150" in row1 and "38 %" in row1 and "3,0 Mio" in row1
     assert 'data-reachable="no"' in row2 and "injoignable" in row2
     assert 'data-state="stopped"' in row2 and "node-late" in row2  # red
     assert "il y a 40 s" in row2 and row2.count("—") == 4
