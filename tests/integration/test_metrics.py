@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 
 from guetteur.adapters.db.models import ClusterNode
 from guetteur.bootstrap import Container
-from guetteur.domain.cameras import CameraSpec
+from guetteur.domain.cameras import CameraSpec, Credentials
 from guetteur.domain.clock import FakeClock
 from guetteur.services.segment_index import GapRow
 from guetteur.services.segment_writer import SegmentWriter
@@ -234,3 +234,32 @@ def test_nodes_refused_to_others(node: tuple[Container, dict[str, str]], role: s
         page = client.get("/admin/nodes", headers={"accept": "text/html"})
         assert page.status_code == 403
         assert "réservée aux administrateurs" in page.text and "rec-1" not in page.text
+
+
+def test_recorder_metrics_of_a_camera_that_refuses_without_its_url(
+        sqlite_url: str, make_container: Any) -> None:
+    """A real recorder (real ffmpeg) on a camera whose port refuses: the stream shows as
+    reconnecting, its restarts count, and neither its URL nor its credentials appear."""
+    c = make_container(sqlite_url, backoff_max_s=0.5)
+    c.registry.add(CameraSpec(name="Rue des Lilas", main_url="rtsp://127.0.0.1:9/live",
+                              credentials=Credentials(CAM_USER, CAM_PW)))
+
+    async def scrape_while_recording() -> str:
+        await c.start(record=True, purge=False, exports=False)
+        try:
+            for _ in range(100):
+                await asyncio.sleep(0.1)
+                text = (await asyncio.to_thread(c.metrics.exposition)).decode()
+                fams = families(text)
+                if value(fams, "guetteur_recorder_restarts") >= 1:
+                    return text
+            raise AssertionError("the recorder never restarted")
+        finally:
+            await c.stop()
+
+    text = asyncio.run(scrape_while_recording())
+    fams = families(text)
+    assert value(fams, "guetteur_recorder_streams", state="reconnecting") == 1
+    assert value(fams, "guetteur_storage_free_bytes") > 0  # the space guard's first check
+    for secret in (CAM_PW, CAM_USER, "127.0.0.1:9", "rtsp://", "Rue des Lilas"):
+        assert secret not in text

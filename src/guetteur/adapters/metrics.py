@@ -79,15 +79,15 @@ class _NodeCollector(Collector):
                                     "Camera streams this node records, by state",
                                     labels=["state"])
         counts = dict.fromkeys(STREAM_STATES, 0)
-        restarts = 0
+        restarts = c.supervisor.retired_restarts if c.supervisor is not None else 0
         for rec in c.supervisor.recorders() if c.supervisor is not None else []:
             counts[rec.state.state] = counts.get(rec.state.state, 0) + 1
             restarts += max(0, rec.state.runs - 1)
         for state, n in sorted(counts.items()):
             streams.add_metric([state], n)
         yield streams
-        yield _counter("guetteur_recorder_restarts", "Times ffmpeg was restarted by the "
-                       "recorders running now (reconnections after a stream stopped)", restarts)
+        yield _counter("guetteur_recorder_restarts", "Times a recorder restarted ffmpeg "
+                       "(reconnections after a stream stopped)", restarts)
         w = c.writer
         yield _counter("guetteur_segments_indexed", "Segment rows this node indexed",
                        w.indexed if w else 0)
