@@ -112,6 +112,20 @@ class Settings(BaseSettings):
     def _no_blank(cls, value: str) -> str:
         return value.strip()
 
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"GUETTEUR_METRICS_ALLOW: {exc} (CIDR list, e.g. "
+                                     "10.0.0.0/8,127.0.0.1/32)") from None
+        return value
+
     @model_validator(mode="after")
     def _production_secrets(self) -> Settings:
         if self.mode == "production" and (

@@ -263,3 +263,12 @@ def test_recorder_metrics_of_a_camera_that_refuses_without_its_url(
     assert value(fams, "guetteur_storage_free_bytes") > 0  # the space guard's first check
     for secret in (CAM_PW, CAM_USER, "127.0.0.1:9", "rtsp://", "Rue des Lilas"):
         assert secret not in text
+
+
+def test_a_bad_allow_list_is_refused_at_start() -> None:
+    from pydantic import ValidationError
+
+    from guetteur.settings import Settings
+
+    with pytest.raises(ValidationError, match="GUETTEUR_METRICS_ALLOW"):
+        Settings(_env_file=None, metrics_allow="10.0.0.0/8,not-a-network")  # type: ignore[call-arg]
