@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from guetteur.adapters.metrics import CONTENT_TYPE
 from guetteur.bootstrap import Container
-from guetteur.domain.errors import Forbidden, InvalidInput
+from guetteur.domain.errors import Forbidden
 from guetteur.settings import Settings
 from guetteur.web.deps import container
 from guetteur.web.routes_media import MEDIA_ROUTES
@@ -36,11 +36,9 @@ REFUSED = ("Accès aux métriques refusé : autorisez l'adresse du serveur Prome
 
 
 def allowed_networks(settings: Settings) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    try:
-        return [ipaddress.ip_network(part.strip(), strict=False)
-                for part in settings.metrics_allow.split(",") if part.strip()]
-    except ValueError as exc:
-        raise InvalidInput(f"GUETTEUR_METRICS_ALLOW invalide : {exc}") from None
+    """The networks of GUETTEUR_METRICS_ALLOW (checked when the settings were read)."""
+    return [ipaddress.ip_network(part.strip(), strict=False)
+            for part in settings.metrics_allow.split(",") if part.strip()]
 
 
 def may_read(settings: Settings, addr: str | None, authorization: str | None) -> bool:
