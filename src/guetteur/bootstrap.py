@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from guetteur.adapters.audit_anchor import AnchorDir, AuditKey
 from guetteur.adapters.db.engine import make_engine, migrate, session_factory
 from guetteur.adapters.evidence.signing import EvidenceKey
+from guetteur.adapters.metrics import NodeMetrics
 from guetteur.adapters.secrets import SecretBox
 from guetteur.adapters.storage.local import LocalStore
 from guetteur.domain.clock import Clock, SystemClock
@@ -81,9 +82,12 @@ class Container:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # playback of what is recorded but not indexed yet (the segment being written)
     open_segments: OpenSegments = field(init=False)
+    # Prometheus metrics of this node, read from the services at scrape time (GET /metrics)
+    metrics: NodeMetrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.open_segments = OpenSegments(self.index, self.store, self.unindexed)
+        self.metrics = NodeMetrics(self)
 
     def unindexed(self, camera_id: int, stream: str) -> list[OpenSegment]:
         if self.supervisor is None:

@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     trusted_proxies: str = Field(
         "", description="comma-separated addresses of reverse proxies whose X-Forwarded-For is "
                         "believed; empty: none (the client address is the TCP peer's)")
+    metrics_allow: str = Field(
+        "127.0.0.1/32,::1/128",
+        description="comma-separated networks (CIDR) whose clients may read GET /metrics "
+                    "without a token; empty: none")
+    metrics_token: str = Field(
+        "", description="bearer token that opens GET /metrics from any address "
+                        "(`Authorization: Bearer …`); empty: only METRICS_ALLOW")
     ffmpeg_path: str = Field("ffmpeg", description="ffmpeg binary")
     max_clip_s: int = Field(6 * 3600, gt=0, description="longest clip a download may cover")
     max_export_s: int = Field(
@@ -104,6 +111,20 @@ class Settings(BaseSettings):
     @classmethod
     def _no_blank(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"GUETTEUR_METRICS_ALLOW: {exc} (CIDR list, e.g. "
+                                     "10.0.0.0/8,127.0.0.1/32)") from None
+        return value
 
     @model_validator(mode="after")
     def _production_secrets(self) -> Settings:

@@ -47,7 +47,7 @@ OPERATOR_PW = "Op3rateur-l0ng-password"
 AUDITOR_PW = "Aud1teur-l0ng-password"
 PARTNER = "Habitat 77"
 CAM_PW = "Cam3ra-S3cret!"
-PUBLIC = ("/login", "/healthz")
+PUBLIC = ("/login", "/healthz", "/metrics")  # /metrics: by address or token (test_metrics)
 MEDIA_WORDS = ("media", "clip", "live", "playback", ".m3u8", "segment", "/at", "export",
                "snapshot", "image", "frame", ".mp4")
 # every media route gets a valid range, so it is refused for the right reason

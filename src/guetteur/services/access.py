@@ -89,6 +89,7 @@ class AccessGate:
         self._lock = threading.Lock()
         self._cameras: tuple[float, dict[int, CameraRef]] | None = None
         self._user_grants: dict[int, tuple[float, list[Grant]]] = {}
+        self.refusals: dict[str, int] = {}  # refused requests by action, this process (metrics)
         grants.on_change(self.invalidate)
 
     def invalidate(self) -> None:
@@ -182,6 +183,7 @@ class AccessGate:
                 detail={**(detail or {}), "decision": v.why, "grants": list(v.grant_ids),
                         **({"covered_by": covered_by} if covered_by is not None else {})}))
         if refused:
+            self._count_refusal(action, len(refused))
             error = refused[0].error
             assert error is not None
             raise error
@@ -253,7 +255,12 @@ class AccessGate:
     def authorize(self, who: Principal, action: str, camera_id: int | None = None) -> None:
         """Non-pixel actions (configuration, health, audit): checked, not audited here."""
         if not self.allowed(who, action, camera_id):
+            self._count_refusal(action)
             raise Forbidden("Action non autorisée pour votre compte.")
+
+    def _count_refusal(self, action: str, n: int = 1) -> None:
+        with self._lock:
+            self.refusals[action] = self.refusals.get(action, 0) + n
 
     def visible(self, who: Principal, action: str) -> set[int]:
         """Ids of the cameras on which `who` may do `action` now."""

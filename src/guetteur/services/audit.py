@@ -47,6 +47,7 @@ class AuditLog:
         self.key = key  # HMAC key of the chain (from the audit key; never stored in the db)
         self._lock = threading.Lock()
         self._last_hash: str | None = None  # a guess: another process may have appended
+        self.appended = 0  # events this process wrote (metrics)
 
     def append(self, action: str, *, user_id: int | None = None, username: str | None = None,
                camera_id: int | None = None, range_from_utc_us: int | None = None,
@@ -75,6 +76,7 @@ class AuditLog:
                         db.flush()
                         event_id = int(event.id)
                     self._last_hash = digest  # committed: the next event chains to it
+                    self.appended += 1
                     return event_id
             except IntegrityError:
                 # another process chained to that hash first: re-read the end and retry

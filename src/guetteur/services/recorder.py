@@ -339,6 +339,7 @@ class RecorderSupervisor:
         self._tasks: dict[tuple[int, str], tuple[StreamRecorder, asyncio.Task[None], int]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
+        self.retired_restarts = 0  # restarts of recorders stopped since (metrics: monotonic)
         registry.on_change(self.poke)
 
     def poke(self) -> None:
@@ -408,6 +409,7 @@ class RecorderSupervisor:
 
     async def _stop_one(self, key: tuple[int, str]) -> None:
         rec, task, _ = self._tasks.pop(key)
+        self.retired_restarts += max(0, rec.state.runs - 1)
         await rec.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -49,7 +49,10 @@ class SegmentWriter:
         self._index = index
         self._queue: asyncio.Queue[FinishedFile | GapRow | None] = asyncio.Queue()
         self._pending: dict[str, FinishedFile] = {}
+        # what this process indexed, for the metrics (read at scrape time, any thread)
         self.indexed = 0
+        self.indexed_bytes = 0
+        self.gaps: dict[str, int] = {}
 
     def submit(self, item: FinishedFile | GapRow) -> None:
         if isinstance(item, FinishedFile):
@@ -60,6 +63,10 @@ class SegmentWriter:
         """Files handed over whose row is not committed yet (read from any thread)."""
         return [f for f in self._pending.copy().values()  # copy(): atomic under the GIL
                 if f.camera_id == camera_id and f.stream == stream]
+
+    @property
+    def queue_depth(self) -> int:
+        return self._queue.qsize()
 
     def close(self) -> None:
         """Ask `run` to index what is queued, then return (shutdown)."""
@@ -85,7 +92,11 @@ class SegmentWriter:
     def _write_batch(self, batch: list[FinishedFile | GapRow]) -> int:
         rows = [r for r in (self._prepare(i) for i in batch if isinstance(i, FinishedFile)) if r]
         gaps = [i for i in batch if isinstance(i, GapRow)]
-        return self._index.insert(rows, gaps)
+        count = self._index.insert(rows, gaps)
+        self.indexed_bytes += sum(r.size_bytes for r in rows)
+        for gap in gaps:
+            self.gaps[gap.reason] = self.gaps.get(gap.reason, 0) + 1
+        return count
 
     async def run(self) -> None:
         """Index batches until `close()`; a batch is never dropped half-way (the task is

@@ -23,6 +23,7 @@ from guetteur.web import (
     routes_case_pages,
     routes_cases,
     routes_media,
+    routes_metrics,
     routes_open_media,
     routes_pages,
     routes_plate_pages,
@@ -64,10 +65,11 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
 
     for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_open_media,
                    routes_admin, routes_audit, routes_cases, routes_plates, routes_case_pages,
-                   routes_plate_pages):
+                   routes_plate_pages, routes_metrics):
         app.include_router(module.router)
     errors.install(app)
     app.add_middleware(SessionMiddleware, accounts=container.accounts)
+    app.add_middleware(routes_metrics.MediaCountMiddleware, c=container)
     # outermost: no body past the cap reaches the session check, a form parser or a handler
     app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     return app

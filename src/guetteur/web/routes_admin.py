@@ -14,6 +14,7 @@ from guetteur.bootstrap import Container
 from guetteur.domain.permissions import Principal
 from guetteur.domain.timeutil import parse_instant
 from guetteur.services.accounts import generate_password
+from guetteur.services.cluster_view import node_views
 from guetteur.web.deps import container
 from guetteur.web.session import client_addr, csrf_protect, principal
 
@@ -157,3 +158,12 @@ async def revoke_grant(grant_id: int, request: Request, c: Dep, who: Who) -> dic
                             username=who.username, client_addr=client_addr(request),
                             detail={"after": grant.public()})
     return grant.public()
+
+
+@router.get("/admin/nodes")
+async def list_nodes(c: Dep, who: Who) -> list[dict[str, Any]]:
+    """The nodes of the cluster: roles, version, heartbeat age, reachability (15 s), draining,
+    and what each reports (cameras held, CPU, upload spool, store errors; None if not)."""
+    await _admin(c, who)
+    return [n.public() for n in await asyncio.to_thread(node_views, c.sessions,
+                                                        c.clock.now_us())]

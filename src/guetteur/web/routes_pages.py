@@ -15,6 +15,7 @@ from guetteur.domain.cases import EXPORTERS
 from guetteur.domain.errors import Forbidden, InvalidInput, NotFound
 from guetteur.domain.permissions import GRANTABLE, ROLES, SCOPE_KINDS, Principal
 from guetteur.domain.timeutil import paris_day_bounds, paris_today, parse_instant
+from guetteur.services.cluster_view import UNREACHABLE_S, node_views
 from guetteur.web.deps import container, render
 from guetteur.web.routes_auth import landing
 from guetteur.web.routes_cameras import camera_json
@@ -114,6 +115,15 @@ async def admin_page(request: Request, c: Dep, who: Who) -> Any:
     return render(request, "admin.html", active="admin", roles=list(ROLES),
                   grantable={r: sorted(a) for r, a in GRANTABLE.items()},
                   scope_kinds=list(SCOPE_KINDS))
+
+
+@router.get("/admin/nodes")
+async def nodes_page(request: Request, c: Dep, who: Who) -> Any:
+    """The nodes of the cluster (same data as GET /api/admin/nodes), rendered here."""
+    await _require(c, who, "configure", None, "Page réservée aux administrateurs.")
+    nodes = await asyncio.to_thread(node_views, c.sessions, c.clock.now_us())
+    return render(request, "nodes.html", active="admin", nodes=nodes,
+                  unreachable_s=UNREACHABLE_S)
 
 
 @router.get("/audit")

@@ -27,7 +27,7 @@ from guetteur.services.accounts import Accounts
 
 COOKIE = "guetteur_session"
 PUBLIC_PREFIXES = ("/static/",)
-PUBLIC_PATHS = {"/login", "/healthz"}
+PUBLIC_PATHS = {"/login", "/healthz", "/metrics"}  # /metrics: address or token
 PENDING_PATHS = {"mfa": "/login/mfa", "enrol": "/login/enrol"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
