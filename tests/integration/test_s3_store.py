@@ -78,3 +78,45 @@ def test_unreachable_store_is_storage_error(tmp_path: Path) -> None:
                          secret_key="b"), connect_timeout_s=0.5)
     with pytest.raises(StorageError, match="injoignable"):
         s.put("k", _file(tmp_path, 10))
+
+
+def test_spool_absorbs_outage_and_drains_in_order(tmp_path: Path) -> None:
+    # its own SeaweedFS, stopped and restarted here (the outage), stopped before the test ends
+    with seaweed(tmp_path / "weed") as weed:
+        _outage(weed, tmp_path)
+
+
+def _outage(weed: Seaweed, tmp_path: Path) -> None:
+    from guetteur.services.uploader import Uploader
+    store = S3Store(S3Config(endpoint=weed.endpoint, bucket="segments", access_key=ACCESS_KEY,
+                             secret_key=SECRET_KEY), connect_timeout_s=0.5)
+    store.ensure_buckets()
+    root = tmp_path / "local"
+    indexed: list[tuple[str, int, str]] = []
+    now = [0.0]
+    up = Uploader(store, lambda k: root / k, lambda k, s, d: indexed.append((k, s, d)),
+                  spool_max_bytes=100_000, clock=lambda: now[0])
+    keys = [f"cam000003/main/20261203T160000000Z_{n:06d}.mp4" for n in range(1, 5)]
+    weed.stop()
+    try:
+        for key in keys:
+            (root / key).parent.mkdir(parents=True, exist_ok=True)
+            (root / key).write_bytes(key.encode() * 1000)  # ~45 kB each
+            up.enqueue(key)
+            assert up.drain() == []
+        st = up.stats()
+        assert st["spool_files"] == 4 and st["store_errors"] >= 1 and st["last_error"]
+        assert up.alert and not indexed
+        assert all((root / k).is_file() for k in keys)
+        # a restart: a new uploader rescans the files still on disk
+        up = Uploader(store, lambda k: root / k, lambda k, s, d: indexed.append((k, s, d)),
+                      spool_max_bytes=100_000, clock=lambda: now[0])
+        up.rescan(reversed(keys))
+    finally:
+        weed.start()
+    now[0] += 60
+    assert up.drain() == keys
+    assert [k for k, _, _ in indexed] == keys
+    assert not any((root / k).exists() for k in keys)
+    assert up.stats()["spool_files"] == 0 and not up.alert
+    assert store.get_range(keys[0], 0, 9) == keys[0].encode()[:10]
