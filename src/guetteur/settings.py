@@ -106,6 +106,19 @@ class Settings(BaseSettings):
         300.0, gt=0, description="longest time new audit events wait for a signed checkpoint")
     audit_checkpoint_events: int = Field(
         100, ge=1, description="a signed checkpoint at least every this many audit events")
+    s3_endpoint: str = Field(
+        "", description="S3 object store URL for segments (e.g. http://seaweedfs:8333); empty: "
+                        "segments stay on the local store, as on a single machine")
+    s3_bucket: str = Field("guetteur-segments", description="bucket of the segments")
+    s3_lock_bucket: str = Field(
+        "guetteur-held", description="write-once bucket (Object Lock) that held footage is "
+                                     "copied into while its hold lasts")
+    s3_access_key: str = Field("", description="S3 access key")
+    s3_secret_key: str = Field("", description="S3 secret key")
+    s3_region: str = Field("us-east-1", description="S3 region name")
+    upload_spool_max_bytes: int = Field(
+        20 * 1024**3, gt=0, description="local spool of segments waiting for the object store; "
+                                        "above 80 % an alert is raised")
 
     @field_validator("database_url")
     @classmethod
