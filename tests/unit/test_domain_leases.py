@@ -1,5 +1,4 @@
-from guetteur.domain.leases import (LeaseState, can_renew, grant, is_free, plan,
-                                    renew_interval_s)
+from guetteur.domain.leases import LeaseState, can_renew, grant, is_free, plan, renew_interval_s
 
 
 def test_grant_increments_epoch_and_sets_expiry() -> None:
