@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from guetteur.adapters.db.engine import make_engine, migrate, session_factory
-from guetteur.adapters.db.models import Camera, CameraLease, Segment
+from guetteur.adapters.db.models import Camera, CameraLease, RecordingGap, Segment
 from guetteur.services.leases import LeaseKeeper, upsert_node
 from guetteur.services.segment_index import SegmentRow
 
@@ -73,9 +73,15 @@ def test_takeover_after_expiry_and_stale_owner_is_fenced(pg: sessionmaker[Sessio
     assert len(refused) == 1
     assert a.renew_all() == [(1, "main")]
     assert b.index_fenced([_row(1, 4_000_000)]) == []
+    assert b.index_fenced([_row(1, 6_000_000)]) == []
     with pg() as s:
         epochs = s.scalars(select(Segment.epoch).order_by(Segment.start_utc_us)).all()
-        assert epochs == [1, 2]
+        assert epochs == [1, 2, 2]
+        gaps = s.execute(select(RecordingGap.start_utc_us, RecordingGap.end_utc_us,
+                                RecordingGap.reason)).all()
+        assert [tuple(g) for g in gaps] == [(2_000_000, 4_000_000, "node_lost")]
+        lease = s.get(CameraLease, (1, "main"))
+        assert lease is not None and lease.last_end_utc_us == 8_000_000
 
 
 def test_renewal_keeps_the_lease(pg: sessionmaker[Session]) -> None:

@@ -23,7 +23,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from guetteur.adapters.db.models import Segment
+from guetteur.adapters.db.models import RecordingGap, Segment
 from guetteur.domain.leases import DEFAULT_TTL_S, RELEASE_REASONS, StreamKey, plan
 from guetteur.services.segment_index import SegmentRow
 
@@ -147,6 +147,15 @@ class LeaseKeeper:
                 if not ok or lease is None:
                     refused.append(r)
                     continue
+                if lease.last_end_utc_us is not None and lease.previous_reason is not None \
+                        and r.start_utc_us > lease.last_end_utc_us:
+                    # First segment after a takeover: the hole between owners, with its cause.
+                    s.add(RecordingGap(camera_id=r.camera_id, stream=r.stream,
+                                       start_utc_us=lease.last_end_utc_us,
+                                       end_utc_us=r.start_utc_us,
+                                       reason=lease.previous_reason))
+                    lease = HeldLease(lease.camera_id, lease.stream, lease.epoch, None, None)
+                    self.held[(r.camera_id, r.stream)] = lease
                 s.add(Segment(camera_id=r.camera_id, stream=r.stream, storage_key=r.storage_key,
                               start_utc_us=r.start_utc_us, end_utc_us=r.end_utc_us,
                               size_bytes=r.size_bytes, sha256=r.sha256, codec=r.codec,
