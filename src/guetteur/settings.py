@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         300.0, gt=0, description="longest time new audit events wait for a signed checkpoint")
     audit_checkpoint_events: int = Field(
         100, ge=1, description="a signed checkpoint at least every this many audit events")
+    # --- cluster (issue 10, decision 0012); off by default: single node, no leases ---
+    cluster: bool = Field(
+        False, description="cluster mode: camera streams are recorded under leases in"
+                           " PostgreSQL (ignored on SQLite, which stays single-node)")
+    lease_ttl_s: float = Field(
+        8.0, gt=0.5, le=30, description="camera lease lifetime; renewed every TTL/3; a lost"
+                                        " node's cameras are taken over after at most this")
 
     @field_validator("database_url")
     @classmethod
