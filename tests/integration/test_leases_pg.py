@@ -124,3 +124,61 @@ def test_rebalance_on_join_and_drain(pg: sessionmaker[Session]) -> None:
         assert s.scalar(select(func.count()).select_from(CameraLease)
                         .where(CameraLease.owner == "c")) == 0
         s.execute(text("SELECT 1"))
+
+
+_CHILD = r"""
+import sys, time
+from guetteur.adapters.db.engine import make_engine, session_factory
+from guetteur.services.leases import LeaseKeeper
+from guetteur.services.segment_index import SegmentRow
+sessions = session_factory(make_engine(sys.argv[1]))
+k = LeaseKeeper(sessions, "paused", ttl_s=1.0)
+assert k.acquire(3, "main") is not None
+print("held", flush=True)
+start = 0
+while True:
+    row = SegmentRow(camera_id=3, stream="main", storage_key=f"p/{start}", start_utc_us=start,
+                     end_utc_us=start + 100_000, size_bytes=1, sha256="0" * 64,
+                     codec="avc1.4d4028", init_size_bytes=1)
+    if k.index_fenced([row]):
+        print("refused", start, flush=True)
+        break
+    k.renew_all()
+    print("ok", start, flush=True)  # after both commits: SIGSTOP lands in the sleep, no lock held
+    start += 100_000
+    time.sleep(0.1)
+"""
+
+
+def test_sigstopped_owner_is_fenced_after_takeover(pg: sessionmaker[Session],
+                                                   any_db_url: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, any_db_url], env=env,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "held"
+        child.stdout.readline()
+        child.send_signal(signal.SIGSTOP)
+        time.sleep(1.3)  # past the 1 s TTL: the lease is expired
+        taker = LeaseKeeper(pg, "survivor", ttl_s=5.0)
+        got = taker.acquire(3, "main")
+        assert got is not None and got.epoch == 2 and got.previous_reason == "node_lost"
+        with pg() as s:
+            before = s.scalar(select(func.count()).select_from(Segment))
+        child.send_signal(signal.SIGCONT)
+        out, _ = child.communicate(timeout=20)
+        assert out.strip().splitlines()[-1].startswith("refused")
+        with pg() as s:
+            after = s.scalar(select(func.count()).select_from(Segment)
+                             .where(Segment.epoch == 1))
+        assert after == before  # nothing indexed by the stale owner once taken over
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
