@@ -34,6 +34,7 @@ from guetteur.services.audit_checkpoints import Checkpointer
 from guetteur.services.cases import Cases
 from guetteur.services.evidence import EvidenceExports
 from guetteur.services.grants import Grants
+from guetteur.services.leases import LeaseKeeper
 from guetteur.services.live import LiveHub
 from guetteur.services.login import LoginGuard
 from guetteur.services.login_throttle import LoginThrottle
@@ -79,6 +80,8 @@ class Container:
     status: StatusBoard | None = None
     supervisor: RecorderSupervisor | None = None
     live: LiveHub | None = None
+    # Cluster hook (decision 0012): set only when GUETTEUR_CLUSTER=true on PostgreSQL.
+    leases: LeaseKeeper | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     # playback of what is recorded but not indexed yet (the segment being written)
     open_segments: OpenSegments = field(init=False)
@@ -237,7 +240,16 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
                          settings.data_dir.resolve(), settings.node_name,
                          settings.disk_check_interval_s),
                      login=LoginGuard(accounts, throttle, audit),
-                     checkpoints=checkpoints)
+                     checkpoints=checkpoints,
+                     leases=_lease_keeper(settings, engine, sessions))
+
+
+def _lease_keeper(settings: Settings, engine: Engine,
+                  sessions: sessionmaker[Session]) -> LeaseKeeper | None:
+    """Camera leases only in cluster mode on PostgreSQL; the single-node default has none."""
+    if not settings.cluster or engine.dialect.name != "postgresql":
+        return None
+    return LeaseKeeper(sessions, settings.node_name, ttl_s=settings.lease_ttl_s)
 
 
 def _audit_key(settings: Settings, anchor: AnchorDir) -> AuditKey:

@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     upload_spool_max_bytes: int = Field(
         20 * 1024**3, gt=0, description="local spool of segments waiting for the object store; "
                                         "above 80 % an alert is raised")
+    # --- cluster (issue 10, decision 0012); off by default: single node, no leases ---
+    cluster: bool = Field(
+        False, description="cluster mode: camera streams are recorded under leases in"
+                           " PostgreSQL (ignored on SQLite, which stays single-node)")
+    lease_ttl_s: float = Field(
+        8.0, gt=0.5, le=30, description="camera lease lifetime; renewed every TTL/3; a lost"
+                                        " node's cameras are taken over after at most this")
 
     @field_validator("database_url")
     @classmethod

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 GapReason = Literal["camera_offline", "recorder_crashed", "recorder_stopped", "storage_error",
-                    "unknown"]
+                    "node_lost", "node_drained", "rebalance", "unknown"]
+# node_lost / node_drained / rebalance: a camera lease changed node (decision 0012).
 GAP_REASONS: tuple[GapReason, ...] = ("camera_offline", "recorder_crashed", "recorder_stopped",
-                                      "storage_error", "unknown")
+                                      "storage_error", "node_lost", "node_drained", "rebalance",
+                                      "unknown")
 JOIN_TOLERANCE_US = 1_500_000
 # A new recorder run always follows an interruption (crash, camera gone): a hole longer than
 # about one fragment is then recorded as a gap row with its reason, even one too short to show

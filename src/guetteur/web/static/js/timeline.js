@@ -18,6 +18,9 @@
     recorder_crashed: 'enregistreur interrompu',
     recorder_stopped: 'enregistreur arrêté',
     storage_error: 'erreur de stockage',
+    node_lost: 'serveur perdu (reprise)',
+    node_drained: 'serveur en maintenance (transfert)',
+    rebalance: 'répartition entre serveurs',
     unknown: "pas d'enregistrement",
   };
   const MIN = 60e6;
