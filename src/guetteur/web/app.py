@@ -14,6 +14,8 @@ from fastapi.templating import Jinja2Templates
 
 from guetteur import __version__
 from guetteur.bootstrap import Container
+from guetteur.roles import parse_roles
+from guetteur.roles.web import serves_public_routes
 from guetteur.web import (
     errors,
     routes_admin,
@@ -49,7 +51,10 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
                               "relecture, extraits.")
     app.state.container = container
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    # a node without the web role serves no public route (roles/web.py): /healthz only
+    public = serves_public_routes(parse_roles(container.settings.roles))
+    if public:
+        app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Any:
@@ -65,7 +70,8 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_open_media,
                    routes_admin, routes_audit, routes_cases, routes_plates, routes_case_pages,
                    routes_plate_pages):
-        app.include_router(module.router)
+        if public:
+            app.include_router(module.router)
     errors.install(app)
     app.add_middleware(SessionMiddleware, accounts=container.accounts)
     # outermost: no body past the cap reaches the session check, a form parser or a handler
