@@ -73,7 +73,8 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         if public:
             app.include_router(module.router)
     errors.install(app)
-    app.add_middleware(SessionMiddleware, accounts=container.accounts)
+    if public:  # a non-web node has no session: nothing answers 401, everything else is 404
+        app.add_middleware(SessionMiddleware, accounts=container.accounts)
     # outermost: no body past the cap reaches the session check, a form parser or a handler
     app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     return app
