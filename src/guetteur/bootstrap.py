@@ -1,8 +1,8 @@
 """The only place that wires Guetteur together: settings -> engine -> services.
 
 `build(settings)` returns a `Container` with every service, and nothing running. `start()`
-launches the long-lived tasks (batching writer, status writer, space guard, recorder
-supervisor, retention purge) on the current event loop; `stop()` stops recorders cleanly (open
+launches the long-lived tasks of the node's roles (`roles/`: recorder, web, worker; `all` by
+default) and the node heartbeat on the current event loop; `stop()` stops recorders cleanly (open
 segments finished and indexed), drains the writer and joins every task.
 """
 
@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from guetteur import __version__
 from guetteur.adapters.audit_anchor import AnchorDir, AuditKey
 from guetteur.adapters.db.engine import make_engine, migrate, session_factory
 from guetteur.adapters.evidence.signing import EvidenceKey
@@ -27,6 +28,15 @@ from guetteur.adapters.storage.local import LocalStore
 from guetteur.domain.clock import Clock, SystemClock
 from guetteur.domain.errors import GuetteurError
 from guetteur.domain.storage import SpacePolicy
+from guetteur.roles import (
+    format_roles,
+    is_sqlite,
+    parse_roles,
+    recorder,
+    refuse_cluster_on_sqlite,
+    web,
+    worker,
+)
 from guetteur.services.access import AccessGate
 from guetteur.services.accounts import Accounts
 from guetteur.services.audit import AuditLog
@@ -38,10 +48,11 @@ from guetteur.services.leases import LeaseKeeper
 from guetteur.services.live import LiveHub
 from guetteur.services.login import LoginGuard
 from guetteur.services.login_throttle import LoginThrottle
+from guetteur.services.nodes import NodeRegistry
 from guetteur.services.open_segments import OpenSegment, OpenSegments
 from guetteur.services.plate_search import PlateSearch
 from guetteur.services.plates import PlateReading
-from guetteur.services.recorder import RecorderConfig, RecorderDeps, RecorderSupervisor
+from guetteur.services.recorder import RecorderSupervisor
 from guetteur.services.register import Register
 from guetteur.services.registry import CameraRegistry
 from guetteur.services.retention import RetentionPurger
@@ -75,6 +86,7 @@ class Container:
     space: SpaceGuard
     login: LoginGuard
     checkpoints: Checkpointer
+    nodes: NodeRegistry
     writer: SegmentWriter | None = None
     writer_task: asyncio.Task[None] | None = None
     status: StatusBoard | None = None
@@ -111,34 +123,27 @@ class Container:
 
     async def start(self, record: bool = True, purge: bool = True,
                     exports: bool = True) -> None:
-        """Start the background work on the running loop."""
+        """Start on the running loop the background work of this node's roles (roles/):
+        `all` starts everything, as a single machine always did."""
         s = self.settings
-        if exports:
-            self.exports.start_worker()
-            self.plates.start_worker()
-        self.writer = SegmentWriter(self.store, self.index)
-        self.status = StatusBoard(self.sessions, self.clock, s.node_name)
-        self.live = LiveHub(self.current_path)
-        self.writer_task = asyncio.create_task(self.writer.run(), name="segment-writer")
-        self._tasks.append(asyncio.create_task(self.status.run(), name="status-writer"))
-        if record:
-            # the first check before any recorder starts: a full disk is known at once
-            try:
-                await self.space.check()
-            except Exception:
-                log.exception("space guard: first check failed")
-            self._tasks.append(asyncio.create_task(self.space.run(), name="space-guard"))
-            config = RecorderConfig(ffmpeg=s.ffmpeg_path, segment_s=s.segment_duration_s,
-                                    timeout_s=s.rtsp_timeout_s, backoff_max_s=s.backoff_max_s,
-                                    node=s.node_name)
-            deps = RecorderDeps(self.store, self.writer, self.index, self.status, self.clock,
-                                config, self.space)
-            self.supervisor = RecorderSupervisor(self.registry, deps, s.reconcile_interval_s)
-            self._tasks.append(asyncio.create_task(self.supervisor.run(), name="recorders"))
-        if purge:
-            self._tasks.append(asyncio.create_task(self.purger.run(s.purge_interval_s),
-                                                   name="retention-purge"))
-        self._tasks.append(asyncio.create_task(self.checkpoints.run(), name="audit-checkpoints"))
+        roles = parse_roles(s.roles)
+        refuse_cluster_on_sqlite(roles, s.db_url)
+        if is_sqlite(s.db_url):
+            await asyncio.to_thread(self.nodes.refuse_second_node)
+        if exports and "worker" in roles:
+            worker.start_jobs(self)
+        if "recorder" in roles:
+            recorder.start_writers(self)
+        if "web" in roles:
+            web.start(self)
+        if record and "recorder" in roles:
+            await recorder.start_recording(self)
+        if purge and "worker" in roles:
+            worker.start_purge(self)
+        if "worker" in roles:
+            worker.start_checkpoints(self)
+        await asyncio.to_thread(self.nodes.beat)
+        self._tasks.append(asyncio.create_task(self.nodes.run(), name="node-heartbeat"))
         _warn_if_inside_data_dir(s)
 
     async def stop(self) -> None:
@@ -165,11 +170,16 @@ class Container:
         if self.status is not None:
             await asyncio.to_thread(self.status.flush, True)
             stage.done("status")
-        try:  # the events of this run, anchored before the process ends
-            await asyncio.to_thread(self.checkpoints.tick, final=True)
-        except GuetteurError as exc:
-            log.error("audit checkpoint not written at shutdown: %s", exc.message)
-        stage.done("audit checkpoint")
+        if "worker" in parse_roles(self.settings.roles):
+            try:  # the events of this run, anchored before the process ends
+                await asyncio.to_thread(self.checkpoints.tick, final=True)
+            except GuetteurError as exc:
+                log.error("audit checkpoint not written at shutdown: %s", exc.message)
+            stage.done("audit checkpoint")
+        try:  # the row stays: last heartbeat, marked stopped
+            await asyncio.to_thread(self.nodes.beat, True)
+        except Exception:
+            log.exception("node registry: final heartbeat not written")
 
     def close(self) -> None:
         self.plates.close()
@@ -241,7 +251,10 @@ def build(settings: Settings, clock: Clock | None = None, migrate_db: bool = Tru
                          settings.disk_check_interval_s),
                      login=LoginGuard(accounts, throttle, audit),
                      checkpoints=checkpoints,
-                     leases=_lease_keeper(settings, engine, sessions))
+                     leases=_lease_keeper(settings, engine, sessions),
+                     nodes=NodeRegistry(sessions, clock, settings.node_name,
+                                        format_roles(parse_roles(settings.roles)), __version__,
+                                        _internal_url(settings), settings.node_heartbeat_s))
 
 
 def _lease_keeper(settings: Settings, engine: Engine,
@@ -250,6 +263,16 @@ def _lease_keeper(settings: Settings, engine: Engine,
     if not settings.cluster or engine.dialect.name != "postgresql":
         return None
     return LeaseKeeper(sessions, settings.node_name, ttl_s=settings.lease_ttl_s)
+
+
+def _internal_url(settings: Settings) -> str:
+    """Where the other nodes reach this process (a wildcard address names the host)."""
+    import socket
+
+    host = settings.http_host
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"http://{host}:{settings.http_port}"
 
 
 def _audit_key(settings: Settings, anchor: AnchorDir) -> AuditKey:

@@ -15,6 +15,7 @@ from guetteur.cli_admin import camera_app, grant_app, partner_app, user_app
 from guetteur.cli_audit import audit_app
 from guetteur.cli_cases import case_app, export_app, hold_app, register_app
 from guetteur.cli_common import ConfigOpt, JsonOpt, container, handled, out, setup_logging
+from guetteur.cli_nodes import node_app
 from guetteur.cli_plates import plates_app
 
 app = typer.Typer(help="Guetteur : vidéoprotection urbaine (CSU).", no_args_is_help=True,
@@ -29,6 +30,7 @@ app.add_typer(hold_app, name="hold")
 app.add_typer(export_app, name="export")
 app.add_typer(register_app, name="register")
 app.add_typer(plates_app, name="plates")
+app.add_typer(node_app, name="node")
 
 
 # -- server ---------------------------------------------------------------------------------
@@ -36,14 +38,24 @@ app.add_typer(plates_app, name="plates")
 @handled
 def serve(config: ConfigOpt = None,
           host: Annotated[str | None, typer.Option(help="adresse d'écoute")] = None,
-          port: Annotated[int | None, typer.Option(help="port HTTP")] = None) -> None:
+          port: Annotated[int | None, typer.Option(help="port HTTP")] = None,
+          role: Annotated[list[str] | None, typer.Option(
+              "--role", help="all (défaut), recorder, web, worker ; à combiner (virgules ou "
+                             "option répétée)")] = None,
+          node_name: Annotated[str | None, typer.Option(help="nom de ce nœud")] = None) -> None:
     """Démarre le serveur : enregistrement, direct, relecture, interface web."""
     from guetteur.bootstrap import check_production
+    from guetteur.roles import format_roles, parse_roles, refuse_cluster_on_sqlite
     from guetteur.web.server import run_server
 
     setup_logging()
-    overrides = {k: v for k, v in {"http_host": host, "http_port": port}.items() if v}
+    roles = format_roles(parse_roles(role)) if role else None
+    overrides = {k: v for k, v in {"http_host": host, "http_port": port, "roles": roles,
+                                   "node_name": node_name}.items() if v}
     c = container(config, **overrides)
+    refuse_cluster_on_sqlite(parse_roles(c.settings.roles), c.settings.db_url)
+    if c.settings.db_url.startswith("sqlite"):
+        c.nodes.refuse_second_node()
     check_production(c)
     run_server(c)
 

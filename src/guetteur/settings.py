@@ -34,7 +34,11 @@ class Settings(BaseSettings):
         "", description="encrypts camera credentials at rest (any long random string)")
     http_host: str = Field("127.0.0.1", description="address the web server binds")
     http_port: int = Field(8080, ge=1, le=65535, description="port of the web server")
-    node_name: str = Field("node-1", description="this recorder node's name")
+    node_name: str = Field("node-1", description="this node's name (unique in a cluster)")
+    roles: str = Field(
+        "all", description="what this node runs: all, or recorder, web, worker "
+                           "comma-separated (decision 0011); other than all needs PostgreSQL")
+    node_heartbeat_s: float = Field(5.0, gt=0, description="seconds between node heartbeats")
     segment_duration_s: int = Field(60, ge=2, le=600, description="target segment length")
     purge_interval_s: float = Field(60.0, gt=0, description="seconds between retention purges")
     reconcile_interval_s: float = Field(

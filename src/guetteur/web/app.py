@@ -14,6 +14,8 @@ from fastapi.templating import Jinja2Templates
 
 from guetteur import __version__
 from guetteur.bootstrap import Container
+from guetteur.roles import parse_roles
+from guetteur.roles.web import serves_public_routes
 from guetteur.web import (
     errors,
     routes_admin,
@@ -50,7 +52,10 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
                               "relecture, extraits.")
     app.state.container = container
     app.state.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    # a node without the web role serves no public route (roles/web.py): /healthz only
+    public = serves_public_routes(parse_roles(container.settings.roles))
+    if public:
+        app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Any:
@@ -65,10 +70,13 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
 
     for module in (routes_auth, routes_pages, routes_cameras, routes_media, routes_open_media,
                    routes_admin, routes_audit, routes_cases, routes_plates, routes_case_pages,
-                   routes_plate_pages, routes_metrics):
-        app.include_router(module.router)
+                   routes_plate_pages):
+        if public:
+            app.include_router(module.router)
+    app.include_router(routes_metrics.router)  # every node: Prometheus scrapes them all
     errors.install(app)
-    app.add_middleware(SessionMiddleware, accounts=container.accounts)
+    if public:  # a non-web node has no session: nothing answers 401, everything else is 404
+        app.add_middleware(SessionMiddleware, accounts=container.accounts)
     app.add_middleware(routes_metrics.MediaCountMiddleware, c=container)
     # outermost: no body past the cap reaches the session check, a form parser or a handler
     app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
