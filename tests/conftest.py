@@ -118,6 +118,17 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'guetteur.db'}"
         return
+    yield from _throwaway_pg()
+
+
+@pytest.fixture
+def pg_db_url() -> Iterator[str]:
+    """A throw-away PostgreSQL database, for what only runs on PostgreSQL (the cluster:
+    leases, several nodes)."""
+    yield from _throwaway_pg()
+
+
+def _throwaway_pg() -> Iterator[str]:
     if not _pg_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is required in CI but not reachable at 127.0.0.1:5432")

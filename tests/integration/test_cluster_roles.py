@@ -11,10 +11,8 @@ from tests.support import ServerProcess
 
 
 @pytest.fixture
-def pg_url(any_db_url: str) -> str:
-    if any_db_url.startswith("sqlite"):
-        pytest.skip("a cluster needs PostgreSQL")
-    return any_db_url
+def pg_url(pg_db_url: str) -> str:
+    return pg_db_url
 
 
 def test_web_and_worker_nodes_share_postgresql(pg_url: str, tmp_path: Path) -> None:

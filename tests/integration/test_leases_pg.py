@@ -18,10 +18,8 @@ from guetteur.services.segment_index import SegmentRow
 
 
 @pytest.fixture
-def pg(any_db_url: str) -> Iterator[sessionmaker[Session]]:
-    if any_db_url.startswith("sqlite"):
-        pytest.skip("leases need PostgreSQL")
-    engine = make_engine(any_db_url)
+def pg(pg_db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(pg_db_url)
     migrate(engine)
     sessions = session_factory(engine)
     with sessions.begin() as s:
@@ -151,14 +149,14 @@ while True:
 
 
 def test_sigstopped_owner_is_fenced_after_takeover(pg: sessionmaker[Session],
-                                                   any_db_url: str) -> None:
+                                                   pg_db_url: str) -> None:
     import os
     import signal
     import subprocess
     import sys
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, any_db_url], env=env,
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, pg_db_url], env=env,
                              stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
