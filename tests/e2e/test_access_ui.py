@@ -363,8 +363,12 @@ def test_admin_unlocks_a_throttled_account_from_the_administration_page(
         row.locator("button[data-action='unlock']").click()
         admin.wait_for_function(
             "() => document.querySelector('#users-msg').textContent.includes('déverrouillé')")
+        # the message comes before the list is reloaded: wait for the reloaded row
+        admin.wait_for_function(
+            """name => {
+                 const r = document.querySelector(`#users-body tr[data-username='${name}']`);
+                 return r && !r.textContent.includes('Ralenti'); }""", arg=name)
         row = admin.locator(f"#users-body tr[data-username='{name}']")
-        row.wait_for()
         assert "Ralenti" not in row.inner_text()
         assert row.locator("button[data-action='unlock']").count() == 0
 
