@@ -13,8 +13,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from guetteur.adapters.db.engine import make_engine, migrate, session_factory
 from guetteur.adapters.db.models import Camera, CameraLease, RecordingGap, Segment
-from guetteur.services.leases import LeaseKeeper, upsert_node
+from guetteur.services.leases import LeaseKeeper
 from guetteur.services.segment_index import SegmentRow
+
+_NOW_US = "(extract(epoch from clock_timestamp()) * 1000000)::bigint"
+
+
+def upsert_node(sessions: sessionmaker[Session], name: str, *, draining: bool = False,
+                roles: str = "recorder") -> None:
+    """A cluster_node row with a fresh heartbeat on the database clock (NodeRegistry does it
+    live)."""
+    with sessions.begin() as s:
+        s.execute(text(
+            "INSERT INTO cluster_node (name, roles, version, started_utc_us, heartbeat_utc_us,"
+            f" draining, stats) VALUES (:n, :r, 'test', {_NOW_US}, {_NOW_US}, :d, '{{}}')"
+            f" ON CONFLICT (name) DO UPDATE SET heartbeat_utc_us={_NOW_US}, draining=:d"),
+            {"n": name, "r": roles, "d": draining})
 
 
 @pytest.fixture

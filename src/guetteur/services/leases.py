@@ -169,14 +169,3 @@ class LeaseKeeper:
         if refused:
             log.warning("fenced: %d segment rows refused (lease lost)", len(refused))
         return refused
-
-
-def upsert_node(sessions: sessionmaker[Session], name: str, *, draining: bool = False,
-                roles: str = "recorder") -> None:
-    """Write a cluster_node row with a fresh heartbeat (tests; NodeRegistry does it live)."""
-    with sessions.begin() as s:
-        s.execute(text(
-            "INSERT INTO cluster_node (name, roles, version, started_utc_us, heartbeat_utc_us,"
-            f" draining, stats) VALUES (:n, :r, 'test', {_NOW_US}, {_NOW_US}, :d, '{{}}')"
-            f" ON CONFLICT (name) DO UPDATE SET heartbeat_utc_us={_NOW_US}, draining=:d"),
-            {"n": name, "r": roles, "d": draining})
