@@ -9,14 +9,10 @@ page shows « — »). Stats keys are read from the node's `stats` JSON under th
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
-
-from guetteur.adapters.db.models import ClusterNode
+from guetteur.services.nodes import NodeRegistry
 
 UNREACHABLE_S = 15.0
 STAT_KEYS: dict[str, tuple[str, ...]] = {
@@ -56,21 +52,14 @@ def _number(stats: dict[str, Any], names: tuple[str, ...]) -> float | None:
     return None
 
 
-def node_views(sessions: sessionmaker[Session], now_us: int) -> list[NodeView]:
-    """Every node, by name. (`internal_url` is left out: it is of no use to a person.)"""
-    with sessions() as db:
-        rows = db.scalars(select(ClusterNode).order_by(ClusterNode.name)).all()
+def node_views(registry: NodeRegistry, now_us: int) -> list[NodeView]:
+    """Every node, by name, as the registry reads it. (`internal_url` is left out: it is of no
+    use to a person.)"""
     views = []
-    for r in rows:
-        try:
-            stats = json.loads(r.stats or "{}")
-        except ValueError:
-            stats = {}
-        if not isinstance(stats, dict):
-            stats = {}
-        age_s = max(0.0, (now_us - r.heartbeat_utc_us) / 1e6)
+    for n in registry.list():
+        age_s = n.age_s(now_us)
         views.append(NodeView(
-            r.name, [x for x in (r.roles or "").split(",") if x], r.version, r.started_utc_us,
-            r.heartbeat_utc_us, round(age_s, 1), age_s <= UNREACHABLE_S, bool(r.draining),
-            **{key: _number(stats, names) for key, names in STAT_KEYS.items()}))
+            n.name, [x for x in (n.roles or "").split(",") if x], n.version, n.started_utc_us,
+            n.heartbeat_utc_us, round(age_s, 1), age_s <= UNREACHABLE_S, n.draining,
+            **{key: _number(n.stats, names) for key, names in STAT_KEYS.items()}))
     return views

@@ -165,5 +165,5 @@ async def list_nodes(c: Dep, who: Who) -> list[dict[str, Any]]:
     """The nodes of the cluster: roles, version, heartbeat age, reachability (15 s), draining,
     and what each reports (cameras held, CPU, upload spool, store errors; None if not)."""
     await _admin(c, who)
-    return [n.public() for n in await asyncio.to_thread(node_views, c.sessions,
+    return [n.public() for n in await asyncio.to_thread(node_views, c.nodes,
                                                         c.clock.now_us())]

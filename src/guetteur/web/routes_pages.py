@@ -121,7 +121,7 @@ async def admin_page(request: Request, c: Dep, who: Who) -> Any:
 async def nodes_page(request: Request, c: Dep, who: Who) -> Any:
     """The nodes of the cluster (same data as GET /api/admin/nodes), rendered here."""
     await _require(c, who, "configure", None, "Page réservée aux administrateurs.")
-    nodes = await asyncio.to_thread(node_views, c.sessions, c.clock.now_us())
+    nodes = await asyncio.to_thread(node_views, c.nodes, c.clock.now_us())
     return render(request, "nodes.html", active="admin", nodes=nodes,
                   unreachable_s=UNREACHABLE_S)
 
